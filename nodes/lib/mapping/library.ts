@@ -1,0 +1,45 @@
+import fs from "node:fs";
+import path from "node:path";
+
+/** One shipped mapping: a JSONata file in library/, and what it maps from and to. */
+export interface LibraryMapping {
+  id: string;
+  title: string;
+  system: string;
+  /** What the input is, in the vendor's words. */
+  from: string;
+  /** The canonical type it produces ("SalesOrder@1"), or the vendor payload it builds. */
+  to: string;
+  targetSchema?: string;
+}
+
+export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
+  { id: "salesforce-opportunity-to-quote", title: "Salesforce Opportunity → Quote", system: "salesforce", from: "Opportunity with Account and OpportunityLineItems", to: "Quote@1", targetSchema: "Quote@1" },
+  { id: "salesforce-opportunity-to-salesorder", title: "Salesforce Opportunity → SalesOrder", system: "salesforce", from: "Opportunity with Account and OpportunityLineItems", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "hubspot-deal-to-quote", title: "HubSpot deal → Quote", system: "hubspot", from: "{deal, lineItems, company}", to: "Quote@1", targetSchema: "Quote@1" },
+  { id: "salesorder-to-netsuite-salesorder", title: "SalesOrder → NetSuite salesOrder", system: "netsuite", from: "SalesOrder@1", to: "NetSuite salesOrder record body" },
+  { id: "netsuite-salesorder-to-salesorder", title: "NetSuite salesOrder → SalesOrder", system: "netsuite", from: "salesOrder record", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "salesorder-to-sap-salesorder", title: "SalesOrder → SAP A_SalesOrder", system: "sap-s4hana", from: "SalesOrder@1", to: "A_SalesOrder deep insert body" },
+  { id: "sap-salesorder-to-salesorder", title: "SAP A_SalesOrder → SalesOrder", system: "sap-s4hana", from: "A_SalesOrder with to_Item", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "netsuite-invoice-to-invoice", title: "NetSuite invoice → Invoice", system: "netsuite", from: "invoice record", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "stripe-invoice-to-invoice", title: "Stripe invoice → Invoice", system: "stripe", from: "invoice object", to: "Invoice@1", targetSchema: "Invoice@1" },
+]);
+
+const LIBRARY_DIR = path.join(__dirname, "library");
+const texts = new Map<string, string>();
+
+export function findMapping(id: string): LibraryMapping | undefined {
+  return LIBRARY.find((m) => m.id === id);
+}
+
+/** The JSONata text of a shipped mapping; read from disk once. */
+export function mappingExpression(id: string): string {
+  const entry = findMapping(id);
+  if (!entry) throw new Error(`no mapping "${id}" in the library; known: ${LIBRARY.map((m) => m.id).join(", ")}`);
+  let text = texts.get(id);
+  if (text === undefined) {
+    text = fs.readFileSync(path.join(LIBRARY_DIR, `${entry.id}.jsonata`), "utf8");
+    texts.set(id, text);
+  }
+  return text;
+}

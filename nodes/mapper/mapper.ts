@@ -1,0 +1,109 @@
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { CANONICAL_TYPES } from "../lib/canonical/schemas";
+import { CanonicalMapper, MappingSyntaxError } from "../lib/mapping/mapping";
+import { LIBRARY, findMapping, mappingExpression } from "../lib/mapping/library";
+import { StatusBoard, asError, readProperty, writeProperty, type PropertyType } from "../common/glue";
+
+interface MapperDef extends NodeDef {
+  mappingSource: "library" | "custom";
+  library: string;
+  expression: string;
+  targetSchema: string;
+  source: string;
+  sourceType: PropertyType;
+  target: string;
+  targetType: PropertyType;
+  timeout: string | number;
+  maxDepth: string | number;
+}
+
+/** Picks the expression a node runs: its own, or the library's current text for the chosen entry. */
+function expressionOf(def: MapperDef): string {
+  if (def.mappingSource === "library") return mappingExpression(def.library);
+  return def.expression;
+}
+
+export = function register(RED: NodeAPI): void {
+  function MapperNode(this: Node, def: MapperDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new StatusBoard(node);
+    const sourceType: PropertyType = def.sourceType || "msg";
+    const source = def.source || "payload";
+    const targetType: PropertyType = def.targetType || "msg";
+    const target = def.target || "payload";
+    const counts = { valid: 0, invalid: 0, failed: 0 };
+
+    let mapper: CanonicalMapper | undefined;
+    let setupError: Error | undefined;
+    try {
+      mapper = new CanonicalMapper({
+        expression: expressionOf(def),
+        targetSchema: def.targetSchema || undefined,
+        limits: { timeoutMs: Number(def.timeout) || undefined, maxDepth: Number(def.maxDepth) || undefined },
+      });
+      status.now({ fill: "grey", shape: "ring", text: def.targetSchema ? `→ ${def.targetSchema}` : "ready" });
+    } catch (err) {
+      setupError = asError(err);
+      const where = err instanceof MappingSyntaxError && err.position !== undefined ? ` (position ${err.position})` : "";
+      node.error(`${setupError.message}`);
+      status.now({ fill: "red", shape: "dot", text: `expression error${where}` });
+    }
+    const env = (name: string): unknown => RED.util.getSetting(node, name);
+
+    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+      if (!mapper) {
+        done(new Error(`not mapped: ${setupError?.message ?? "the mapping did not compile"}`));
+        return;
+      }
+      const active = mapper;
+      readProperty(RED, node, sourceType, source, msg)
+        .then((input) => active.map(input, { env }))
+        .then(async (result) => {
+          await writeProperty(RED, node, targetType, target, msg, result.value);
+          if (result.valid) {
+            counts.valid++;
+            send([msg, null]);
+          } else {
+            counts.invalid++;
+            (msg as NodeMessageInFlow & { errors: unknown }).errors = result.errors.map(({ path, message }) => ({ path, message }));
+            send([null, msg]);
+          }
+          status.soon({ fill: counts.invalid || counts.failed ? "yellow" : "green", shape: "dot", text: statusText(counts) });
+          done();
+        })
+        .catch((err: unknown) => {
+          counts.failed++;
+          status.now({ fill: "red", shape: "dot", text: statusText(counts) });
+          done(asError(err));
+        });
+    });
+
+    node.on("close", (done: () => void) => {
+      status.close();
+      done();
+    });
+  }
+
+  function statusText(c: { valid: number; invalid: number; failed: number }): string {
+    return c.failed ? `${c.valid} valid, ${c.invalid} invalid, ${c.failed} failed` : `${c.valid} valid, ${c.invalid} invalid`;
+  }
+
+  RED.nodes.registerType("keelson-mapper", MapperNode);
+
+  // The edit dialog lists the shipped mappings and canonical types, and shows a mapping's text to copy and edit.
+  RED.httpAdmin.get("/keelson-mapper/library", RED.auth.needsPermission("keelson-mapper.read"), (_req, res) => {
+    res.json({
+      schemas: CANONICAL_TYPES.map((t) => `${t}@1`),
+      mappings: LIBRARY.map((m) => ({ ...m, expression: mappingExpression(m.id) })),
+    });
+  });
+  RED.httpAdmin.get("/keelson-mapper/library/:id", RED.auth.needsPermission("keelson-mapper.read"), (req, res) => {
+    const entry = findMapping(String(req.params.id));
+    if (!entry) {
+      res.status(404).json({ error: "no such mapping" });
+      return;
+    }
+    res.json({ ...entry, expression: mappingExpression(entry.id) });
+  });
+};
