@@ -87,3 +87,11 @@ test("bindings reach the expression", async () => {
   const m = Mapping.compile('$env("REGION") & "-" & id');
   assert.equal(await m.evaluate({ id: "7" }, { env: (n) => (n === "REGION" ? "eu" : "") }), "eu-7");
 });
+
+test("concurrent evaluations do not eat into each other's time limit", async () => {
+  // Each evaluation takes a millisecond or a few; 400 started at once would interleave in JSONata's async
+  // evaluator and each would see the wall time of all of them, far beyond its 300 ms.
+  const m = Mapping.compile("$sum([1..300].($ * 2))", { timeoutMs: 300 });
+  const results = await Promise.all(Array.from({ length: 400 }, () => m.evaluate({})));
+  assert.ok(results.every((r) => r === 90300));
+});
