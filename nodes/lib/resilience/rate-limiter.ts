@@ -1,0 +1,157 @@
+import type { QuotaSignal } from "./signals";
+import { closedError } from "./retry";
+
+/** At most `limit` requests in any `windowMs` (HubSpot 190 / 10 s, Business Central 6,000 / 5 min). */
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+// A stale or pessimistic quota reading must not freeze a connection for hours; the next response refreshes it.
+const MAX_QUOTA_SPACING_MS = 60_000;
+// Below this share of the vendor's allowance, calls are spread over what is left of the window.
+const QUOTA_LOW_WATER = 0.1;
+
+/**
+ * A rolling-window rate limiter per connection. It keeps the start times of the last `limit` requests, so no
+ * window of `windowMs` ever holds more than `limit` — what vendors with rolling windows count. (A token bucket
+ * of the same size refilled at limit/window would let up to twice the limit through in one window.)
+ * Adaptive: `pauseUntil` holds every caller (Retry-After), `observeQuota` spaces calls out when the vendor
+ * reports its allowance running low. Callers are served first come, first served.
+ */
+export class RateLimiter {
+  private readonly starts: Float64Array | undefined;
+  private count = 0;
+  private oldest = 0;
+  private readonly queue: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  private pausedUntil = 0;
+  private spacingMs = 0;
+  private lastStart = -Infinity;
+
+  /** Without a rate, only the adaptive part applies (pauses and quota spacing). */
+  constructor(readonly rate?: RateLimit) {
+    if (rate) {
+      if (!Number.isInteger(rate.limit) || rate.limit < 1) throw new TypeError(`rate limit must be a whole number ≥ 1, got ${rate.limit}`);
+      if (!(rate.windowMs > 0)) throw new TypeError(`rate limit windowMs must be > 0, got ${rate.windowMs}`);
+      this.starts = new Float64Array(rate.limit);
+    }
+  }
+
+  /** Resolves when this caller may start a request. Rejects if the signal fires while waiting. */
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(closedError());
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const index = this.queue.indexOf(waiter);
+          if (index >= 0) this.queue.splice(index, 1);
+          reject(closedError());
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.queue.push(waiter);
+      this.pump();
+    });
+  }
+
+  /** Holds every caller until `at` (epoch ms); an earlier time than the current pause is ignored. */
+  pauseUntil(at: number): void {
+    if (at <= this.pausedUntil) return;
+    this.pausedUntil = at;
+    this.reschedule();
+  }
+
+  /** Spreads calls out when the vendor says its allowance is nearly spent; lifts the spacing when it recovers. */
+  observeQuota(quota: QuotaSignal): void {
+    if (quota.limit <= 0 || quota.remaining / quota.limit >= QUOTA_LOW_WATER) {
+      this.spacingMs = 0;
+    } else {
+      const windowMs = quota.windowMs ?? this.rate?.windowMs ?? MAX_QUOTA_SPACING_MS;
+      this.spacingMs = Math.min(MAX_QUOTA_SPACING_MS, windowMs / Math.max(1, quota.remaining));
+    }
+    this.reschedule();
+  }
+
+  /** When the pause set by `pauseUntil` ends, if it is still in force. */
+  get throttledUntil(): number | undefined {
+    return this.pausedUntil > Date.now() ? this.pausedUntil : undefined;
+  }
+
+  /** Minimum gap between calls imposed by a low quota (0 when none). */
+  get quotaSpacingMs(): number {
+    return this.spacingMs;
+  }
+
+  /** Callers waiting for their turn. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Rejects every waiting caller; used when the connection closes. */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const waiter of this.queue.splice(0)) {
+      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      waiter.reject(closedError());
+    }
+  }
+
+  private nextStart(): number {
+    const windowFull = this.rate && this.starts && this.count >= this.rate.limit ? this.starts[this.oldest]! + this.rate.windowMs : 0;
+    return Math.max(this.pausedUntil, windowFull, this.lastStart + this.spacingMs);
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const now = Date.now();
+      const at = this.nextStart();
+      if (at > now) {
+        this.arm(at);
+        return;
+      }
+      const waiter = this.queue.shift()!;
+      if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      this.record(now);
+      waiter.resolve();
+    }
+  }
+
+  private record(now: number): void {
+    this.lastStart = now;
+    if (!this.rate || !this.starts) return;
+    if (this.count < this.rate.limit) {
+      this.starts[(this.oldest + this.count) % this.rate.limit] = now;
+      this.count++;
+    } else {
+      this.starts[this.oldest] = now;
+      this.oldest = (this.oldest + 1) % this.rate.limit;
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(1, at - Date.now()));
+  }
+
+  private reschedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump();
+  }
+}
