@@ -32,7 +32,7 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
 
 /** Salesforce `Sforce-Limit-Info: api-usage=18/5000` (used/allowed over a rolling 24 h). */
 export function parseSforceLimitInfo(value: string | undefined): QuotaSignal | undefined {
-  const m = value === undefined ? null : /api-usage=(\d+)\/(\d+)/.exec(value);
+  const m = value === undefined ? null : /(?:^|[\s;,])api-usage=(\d+)\/(\d+)/.exec(value);
   if (!m) return undefined;
   const used = Number(m[1]);
   const limit = Number(m[2]);
