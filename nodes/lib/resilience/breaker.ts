@@ -28,6 +28,9 @@ export const DEFAULT_BREAKER_OPTIONS: Readonly<BreakerOptions> = {
 
 const BUCKETS = 10;
 
+/** `code` of the TechnicalError thrown while the breaker turns calls away. */
+export const BREAKER_OPEN = "BREAKER_OPEN";
+
 /**
  * A circuit breaker per connection. Closed: calls pass and outcomes are counted. Open (after
  * `failureThreshold` failures in a row, or an error rate over the threshold): calls fail at once with an
@@ -76,6 +79,7 @@ export class CircuitBreaker {
     }
     throw new TechnicalError({
       kind: "unavailable",
+      code: BREAKER_OPEN,
       retryable: false,
       message: `${name}: circuit breaker ${this.current === "open" ? "open" : "half-open, waiting for the probe"} after repeated failures`,
       retryAfterMs: this.retryAfterMs,

@@ -78,19 +78,29 @@ export function htmlTitle(text: string): string | undefined {
 
 /**
  * Best-effort code, message and field from an error body of unknown shape, for vendors whose adapter does not
- * build its own BusinessError: `{message, code}`, `{error: {code, message}}`, `[{message, errorCode, fields}]`,
- * `{error, error_description}`, `{title, detail}`.
+ * build its own BusinessError: `[{message, errorCode, fields}]` (Salesforce), `{message, category}` (HubSpot),
+ * `{error: {code, message}}` (OData, with SAP's `message.value`), `{error: {code, message, param}}` (Stripe),
+ * `{title, "o:errorDetails": [{detail, "o:errorCode", "o:errorPath"}]}` (NetSuite), `{error, error_description}`
+ * (OAuth), or plain text.
  */
 export function vendorMessage(body: unknown): { code?: string; message?: string; field?: string } {
   const first = Array.isArray(body) ? body[0] : body;
   if (typeof first === "string") return first.trim() ? { message: first.trim().slice(0, 500) } : {};
   if (!isRecord(first)) return {};
   const inner = isRecord(first.error) ? first.error : first;
-  const innerMessage = isRecord(inner.message) ? inner.message.value : inner.message;
-  const message = text(innerMessage) ?? text(first.error_description) ?? text(first.detail) ?? text(first.title) ?? text(first.error);
-  const code = text(inner.code) ?? text(first.errorCode) ?? text(first.statusCode) ?? (typeof first.error === "string" ? first.error : undefined);
+  const detailList = first["o:errorDetails"];
+  const detail = Array.isArray(detailList) && isRecord(detailList[0]) ? detailList[0] : {};
+  const oauthError = typeof first.error === "string" ? first.error : undefined;
+  const message =
+    text(isRecord(inner.message) ? inner.message.value : inner.message) ??
+    text(detail.detail) ??
+    text(first.error_description) ??
+    text(first.detail) ??
+    text(first.title) ??
+    oauthError;
+  const code = text(inner.code) ?? text(detail["o:errorCode"]) ?? text(first.errorCode) ?? text(first.statusCode) ?? text(first.category) ?? oauthError;
   const fields = first.fields;
-  const field = Array.isArray(fields) && typeof fields[0] === "string" ? fields[0] : text(first.field) ?? text(first.param);
+  const field = (Array.isArray(fields) && typeof fields[0] === "string" ? fields[0] : undefined) ?? text(inner.param) ?? text(inner.field) ?? text(detail["o:errorPath"]);
   return { ...(code !== undefined ? { code } : {}), ...(message !== undefined ? { message } : {}), ...(field !== undefined ? { field } : {}) };
 }
 

@@ -4,7 +4,7 @@ import { HttpClient, isIdempotentMethod, type HttpClientOptions, type HttpReques
 import type { AuthProvider, Authorization } from "../http/auth";
 import { BusinessError, TechnicalError } from "./errors";
 import { classifyResponse } from "./classify";
-import { CircuitBreaker, type BreakerOptions, type BreakerOutcome, type BreakerState } from "./breaker";
+import { BREAKER_OPEN, CircuitBreaker, type BreakerOptions, type BreakerOutcome, type BreakerState } from "./breaker";
 import { RateLimiter, type RateLimit } from "./rate-limiter";
 import { ConcurrencyLimiter } from "./concurrency";
 import { DEFAULT_RETRY_POLICY, nextDelay, sleep, validateRetryPolicy, type RetryPolicy } from "./retry";
@@ -128,12 +128,16 @@ export class Connection extends EventEmitter {
       idempotent: spec.idempotent ?? isIdempotentMethod(spec.method),
       signal: spec.signal ? AbortSignal.any([spec.signal, this.closing.signal]) : this.closing.signal,
     };
+    let previous: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
         const response = await this.attempt(request);
         this.counts.succeeded++;
         return response;
       } catch (err) {
+        // When the breaker opens between two attempts, retrying is over and the vendor's own failure says more.
+        if (previous !== undefined && err instanceof TechnicalError && err.code === BREAKER_OPEN) throw this.count(previous);
+        previous = err;
         const delay = err instanceof TechnicalError && err.retryable ? nextDelay(attempt, Date.now() - started, this.retryPolicy, err.retryAfterMs) : undefined;
         if (delay === undefined) throw this.count(err);
         this.counts.retries++;

@@ -62,5 +62,5 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** The error for work cut short because its connection closed. */
 export function closedError(): TechnicalError {
-  return new TechnicalError({ kind: "unavailable", message: "connection closed", retryable: false });
+  return new TechnicalError({ kind: "unavailable", code: "CONNECTION_CLOSED", message: "connection closed", retryable: false });
 }
