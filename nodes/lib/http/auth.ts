@@ -177,9 +177,13 @@ async function fetchClientCredentialsToken(http: HttpClient, options: ClientCred
   // Asking twice for a token does no harm, so failures after sending are retried rather than "unknown outcome".
   const response = await http.send({ method: "POST", path: options.tokenUrl, body: form, headers, idempotent: true });
   const body = response.body as { access_token?: unknown; expires_in?: unknown } | undefined;
-  if (response.status >= 200 && response.status < 300 && typeof body?.access_token === "string") {
+  const ok = response.status >= 200 && response.status < 300;
+  if (ok && typeof body?.access_token === "string") {
     const lifetime = Number(body.expires_in);
     return Number.isFinite(lifetime) && lifetime > 0 ? { value: body.access_token, expiresAt: Date.now() + lifetime * 1000 } : { value: body.access_token };
+  }
+  if (ok && response.parseError === undefined) {
+    throw new TechnicalError({ kind: "protocol", retryable: false, status: response.status, message: `token endpoint ${response.url} answered HTTP ${response.status} without an access_token` });
   }
   throw loginError(response, "token endpoint");
 }
@@ -236,20 +240,16 @@ export interface CookieSessionOptions {
   login: HttpRequest;
   /** The logout call made on close, if the vendor wants sessions ended. */
   logout?: HttpRequest;
-  /** Status that means the session is gone. Default 401. */
-  rejectedStatus?: number;
 }
 
-/** Cookie login: log in once, send the cookies, log in again when the session is refused. */
+/** Cookie login: log in once, send the cookies, log in again when the session is refused (401). */
 export class CookieSession implements AuthProvider {
   readonly sessions: TokenCache<CookieJar>;
-  private readonly rejectedStatus: number;
 
   constructor(
     private readonly http: HttpClient,
     private readonly options: CookieSessionOptions,
   ) {
-    this.rejectedStatus = options.rejectedStatus ?? 401;
     this.sessions = new TokenCache(async () => {
       const response = await http.send({ ...options.login, idempotent: true });
       if (response.status < 200 || response.status >= 300 || response.setCookie.length === 0) throw loginError(response, "session login");
@@ -265,7 +265,7 @@ export class CookieSession implements AuthProvider {
   }
 
   isRejected(response: HttpResponse): boolean {
-    return response.status === this.rejectedStatus;
+    return response.status === 401;
   }
 
   invalidate(authorization: Authorization): void {
@@ -287,11 +287,11 @@ export class CookieSession implements AuthProvider {
 export interface CsrfTokenOptions {
   /** Where to fetch the token: the service root, e.g. `/sap/opu/odata/sap/API_SALES_ORDER_SRV/`. */
   fetchPath: string;
-  /** GET by default; SAP also answers HEAD. */
+  /** GET by default; SAP also answers HEAD, which spares the service document's body. */
   fetchMethod?: "GET" | "HEAD";
-  /** Default `x-csrf-token`. */
-  header?: string;
 }
+
+const CSRF_HEADER = "x-csrf-token";
 
 interface CsrfSession {
   token: string;
@@ -305,19 +305,17 @@ interface CsrfSession {
  */
 export class CsrfToken implements AuthProvider {
   readonly sessions: TokenCache<CsrfSession>;
-  private readonly header: string;
 
   constructor(
     http: HttpClient,
     private readonly inner: AuthProvider,
     options: CsrfTokenOptions,
   ) {
-    this.header = (options.header ?? "x-csrf-token").toLowerCase();
     this.sessions = new TokenCache(async () => {
       const fetch: HttpRequest = { method: options.fetchMethod ?? "GET", path: options.fetchPath };
       const user = await inner.authorize(fetch);
-      const response = await http.send({ ...fetch, headers: { ...user.headers, [this.header]: "Fetch" } });
-      const token = response.headers[this.header];
+      const response = await http.send({ ...fetch, headers: { ...user.headers, [CSRF_HEADER]: "Fetch" } });
+      const token = response.headers[CSRF_HEADER];
       if (response.status >= 300 || !token || token.toLowerCase() === "required") {
         if (inner.isRejected(response)) inner.invalidate(user, response);
         throw loginError(response, "CSRF token fetch");
@@ -334,7 +332,7 @@ export class CsrfToken implements AuthProvider {
       return { headers: user.headers, credential: { user } };
     }
     const csrf = await this.sessions.get();
-    const headers: Record<string, string> = { ...user.headers, [this.header]: csrf.token };
+    const headers: Record<string, string> = { ...user.headers, [CSRF_HEADER]: csrf.token };
     if (csrf.jar.size > 0) headers.Cookie = csrf.jar.header();
     return { headers, credential: { user, csrf } };
   }
@@ -363,6 +361,6 @@ export class CsrfToken implements AuthProvider {
   }
 
   private csrfRequired(response: HttpResponse): boolean {
-    return response.status === 403 && response.headers[this.header]?.toLowerCase() === "required";
+    return response.status === 403 && response.headers[CSRF_HEADER]?.toLowerCase() === "required";
   }
 }
