@@ -7,7 +7,7 @@ const { TechnicalError } = lib("resilience/errors");
 const { OAuth2ClientCredentials, CookieSession, CsrfToken, TokenCache, basicAuth, bearerToken, CookieJar } = lib("http/auth");
 
 /** A vendor with an OAuth token endpoint; tokens are tok-1, tok-2…; `valid` says which token the API accepts. */
-async function oauthVendor(t, { expiresIn = 3600, loginDelayMs = 20 } = {}) {
+async function oauthVendor(t, { expiresIn = 3600, loginDelayMs = 20, refreshSkewMs } = {}) {
   const state = { logins: 0, valid: new Set(), forms: [] };
   const v = await vendor((req, res, record) => {
     if (req.url === "/oauth/token") {
@@ -26,7 +26,7 @@ async function oauthVendor(t, { expiresIn = 3600, loginDelayMs = 20 } = {}) {
     name: "oauth",
     http: { baseUrl: v.url },
     retry: FAST_RETRY,
-    auth: (http) => new OAuth2ClientCredentials(http, { tokenUrl: `${v.url}/oauth/token`, clientId: "cid", clientSecret: "s3cret", scope: "api" }),
+    auth: (http) => new OAuth2ClientCredentials(http, { tokenUrl: `${v.url}/oauth/token`, clientId: "cid", clientSecret: "s3cret", scope: "api", refreshSkewMs }),
   });
   t.after(() => connection.close());
   return { v, state, connection };
@@ -72,11 +72,12 @@ test("a second 401 after renewal is an auth TechnicalError, not a loop", async (
 });
 
 test("the token is renewed before it expires (refresh skew), without a 401", async (t) => {
-  const { state, connection } = await oauthVendor(t, { expiresIn: 0.2 }); // 200 ms tokens; skew = half the lifetime
+  // 600 ms tokens renewed 300 ms early: the token in use is renewed from 300 ms after login on.
+  const { state, connection } = await oauthVendor(t, { expiresIn: 0.6, refreshSkewMs: 300 });
   await connection.request({ method: "GET", path: "/a" });
   await connection.request({ method: "GET", path: "/b" });
   assert.equal(state.logins, 1);
-  await new Promise((r) => setTimeout(r, 130));
+  await new Promise((r) => setTimeout(r, 350));
   const res = await connection.request({ method: "GET", path: "/c" });
   assert.equal(state.logins, 2);
   assert.equal(res.body.token, "tok-2");

@@ -26,7 +26,7 @@ test("the breaker opens after N consecutive failures, fails fast, and recovers t
   assert.ok(fast.retryAfterMs > 0 && fast.retryAfterMs <= 100);
   assert.equal(v.requests.length, 3, "the open breaker sent nothing");
 
-  await new Promise((r) => setTimeout(r, 130));
+  await new Promise((r) => setTimeout(r, 200));
   assert.equal(c.state().breaker, "half-open", "visible without traffic, for the node status");
   healthy = true;
   const [probe, second] = await Promise.allSettled([c.request({ method: "GET", path: "/probe" }), c.request({ method: "GET", path: "/second" })]);
