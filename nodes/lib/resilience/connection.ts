@@ -70,8 +70,9 @@ export interface ConnectionState {
 
 /**
  * One vendor connection: every adapter call goes through `request`, which runs
- * breaker → rate limiter → concurrency limiter → auth → HTTP → classification, and retries what is retryable
- * per the retry policy (honouring Retry-After). It resolves with 2xx responses and rejects with a
+ * breaker → concurrency limiter → rate limiter → auth → HTTP → classification, and retries what is retryable
+ * per the retry policy (honouring Retry-After). The rate slot is taken last, just before sending, so requests
+ * that waited for a concurrency slot cannot reach the vendor in a bunch. It resolves with 2xx responses and rejects with a
  * BusinessError, TechnicalError or UnknownOutcomeError. Events: `breaker` (state, previous) and
  * `throttled` (untilEpochMs) so a node status can say "breaker open" or "rate-limited".
  */
