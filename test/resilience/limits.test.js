@@ -68,8 +68,12 @@ test("a concurrency slot is released on failure too", async () => {
 
 test("a low quota signal spaces calls out; a recovered quota lifts the spacing", async () => {
   const limiter = new RateLimiter({ limit: 1000, windowMs: 1000 });
-  limiter.observeQuota({ remaining: 2, limit: 100, windowMs: 100 });
-  assert.equal(limiter.quotaSpacingMs, 50);
+  limiter.observeQuota({ remaining: 10, limit: 100, windowMs: 1000 });
+  assert.equal(limiter.quotaSpacingMs, 0, "10 % left: no spacing yet");
+  limiter.observeQuota({ remaining: 9, limit: 100, windowMs: 1000 });
+  assert.equal(Math.round(limiter.quotaSpacingMs), 11, "just under 10 %: about the vendor's average pace, 1000 ms / 100");
+  limiter.observeQuota({ remaining: 2, limit: 100, windowMs: 1000 });
+  assert.equal(limiter.quotaSpacingMs, 50, "stretched as the allowance runs out");
   const started = Date.now();
   for (let i = 0; i < 4; i++) await limiter.acquire();
   assert.ok(Date.now() - started >= 140, `4 calls at 50 ms spacing took ${Date.now() - started} ms`);
@@ -82,7 +86,7 @@ test("a low quota signal spaces calls out; a recovered quota lifts the spacing",
 
 test("the connection reads HubSpot quota headers through its hook and slows down", async (t) => {
   const v = await vendor((req, res) =>
-    json(res, 200, {}, { "X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "4", "X-HubSpot-RateLimit-Interval-Milliseconds": "200" }),
+    json(res, 200, {}, { "X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "4", "X-HubSpot-RateLimit-Interval-Milliseconds": "2000" }),
   );
   t.after(() => v.close());
   const c = new Connection({
@@ -93,7 +97,7 @@ test("the connection reads HubSpot quota headers through its hook and slows down
   t.after(() => c.close());
   const started = Date.now();
   await c.request({ method: "GET", path: "/a" });
-  assert.equal(c.state().quotaSpacingMs, 50, "4 left of 190 in a 200 ms window: one call per 50 ms");
+  assert.equal(c.state().quotaSpacingMs, 50, "4 left of 190 in a 2 s window: one call per 50 ms");
   await c.request({ method: "GET", path: "/b" });
   await c.request({ method: "GET", path: "/c" });
   // Measured on the caller's clock: /c cannot start before two spacings have passed since /a.

@@ -18,7 +18,10 @@ export interface ConnectionHooks {
    * (Salesforce 403 REQUEST_LIMIT_EXCEEDED, Odoo's HTTP 200 with an error body), or undefined for the default.
    */
   classify?(response: HttpResponse, request: HttpRequest): BusinessError | TechnicalError | undefined;
-  /** Throttle signals in any response. Default: Retry-After only (see signals.ts for vendor parsers). */
+  /**
+   * Throttle signals in any response. Default: Retry-After only; a hook replaces the default, so spread
+   * `standardSignals(response)` into its result to keep Retry-After (see signals.ts for vendor parsers).
+   */
   readSignals?(response: HttpResponse): ThrottleSignals;
 }
 

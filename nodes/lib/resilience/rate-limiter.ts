@@ -76,8 +76,10 @@ export class RateLimiter {
     if (quota.limit <= 0 || quota.remaining / quota.limit >= QUOTA_LOW_WATER) {
       this.spacingMs = 0;
     } else {
+      // At the low-water mark this is the vendor's own average pace (window / limit); it stretches as the
+      // allowance runs out, so what is left lasts until the window rolls on.
       const windowMs = quota.windowMs ?? this.rate?.windowMs ?? MAX_QUOTA_SPACING_MS;
-      this.spacingMs = Math.min(MAX_QUOTA_SPACING_MS, windowMs / Math.max(1, quota.remaining));
+      this.spacingMs = Math.min(MAX_QUOTA_SPACING_MS, (windowMs * QUOTA_LOW_WATER) / Math.max(1, quota.remaining));
     }
     this.reschedule();
   }
