@@ -147,3 +147,15 @@ test("vendor defaults carry the published figures", () => {
   assert.equal(VENDOR_LIMITS.salesforce.maxBatchSize, 200);
   assert.deepEqual(VENDOR_LIMITS.stripe.rateLimit, { limit: 25, windowMs: 1000 });
 });
+
+test("closing lets a request already on the wire finish", async (t) => {
+  const v = await vendor((req, res) => setTimeout(() => json(res, 201, { id: "SO-1" }), 80));
+  t.after(() => v.close());
+  const c = new Connection({ name: "x", http: { baseUrl: v.url } });
+  const posting = c.request({ method: "POST", path: "/orders", body: {} });
+  await new Promise((r) => setTimeout(r, 20));
+  await c.close();
+  const res = await posting;
+  assert.equal(res.status, 201, "not cut off into an unknown outcome");
+  await assert.rejects(c.request({ method: "GET", path: "/x" }), (e) => e.code === "CONNECTION_CLOSED");
+});

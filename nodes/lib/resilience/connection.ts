@@ -7,7 +7,7 @@ import { classifyResponse } from "./classify";
 import { BREAKER_OPEN, CircuitBreaker, type BreakerOptions, type BreakerOutcome, type BreakerState } from "./breaker";
 import { RateLimiter, type RateLimit } from "./rate-limiter";
 import { ConcurrencyLimiter } from "./concurrency";
-import { DEFAULT_RETRY_POLICY, nextDelay, sleep, validateRetryPolicy, type RetryPolicy } from "./retry";
+import { DEFAULT_RETRY_POLICY, closedError, nextDelay, sleep, validateRetryPolicy, type RetryPolicy } from "./retry";
 import { standardSignals, type ThrottleSignals } from "./signals";
 
 /** What a vendor adapter teaches the connection about its vendor. */
@@ -90,6 +90,7 @@ export class Connection extends EventEmitter {
   private readonly hooks: ConnectionHooks;
   private readonly logger: Logger | undefined;
   private readonly closing = new AbortController();
+  private readonly onTheWire = new Set<Promise<HttpResponse>>();
   private readonly counts: ConnectionCounters = {
     requests: 0,
     sent: 0,
@@ -130,12 +131,13 @@ export class Connection extends EventEmitter {
       ...spec,
       correlationId: spec.correlationId ?? randomUUID(),
       idempotent: spec.idempotent ?? isIdempotentMethod(spec.method),
-      signal: spec.signal ? AbortSignal.any([spec.signal, this.closing.signal]) : this.closing.signal,
     };
+    // Closing the connection ends the waiting (limits, backoff), not a request already on the wire.
+    const waits = spec.signal ? AbortSignal.any([spec.signal, this.closing.signal]) : this.closing.signal;
     let previous: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.attempt(request);
+        const response = await this.attempt(request, waits);
         this.counts.succeeded++;
         return response;
       } catch (err) {
@@ -149,7 +151,7 @@ export class Connection extends EventEmitter {
         // A throttle without Retry-After still holds back the other callers for as long as this one waits.
         if (error.kind === "throttled" && error.retryAfterMs === undefined) this.pause(Date.now() + delay);
         this.logger?.debug?.(`${this.name}: retry ${attempt}/${this.retryPolicy.maxAttempts - 1} in ${delay} ms after ${error.message} [${request.correlationId}]`);
-        await sleep(delay, request.signal);
+        await sleep(delay, waits);
       }
     }
   }
@@ -173,12 +175,17 @@ export class Connection extends EventEmitter {
     if (at > before) this.emit("throttled", at);
   }
 
-  /** Fails waiting requests, ends the session if the vendor wants that, closes idle sockets. */
+  /**
+   * Fails the requests still waiting for a slot or a retry, lets the ones on the wire finish (within their
+   * timeout: cutting them off would only turn their outcome unknown), ends the vendor session if it has one,
+   * closes idle sockets.
+   */
   async close(): Promise<void> {
     this.closing.abort();
     this.limiter.close();
     this.concurrency?.close();
     this.breaker.dispose();
+    await Promise.allSettled([...this.onTheWire]);
     try {
       await this.auth?.close?.();
     } finally {
@@ -187,17 +194,20 @@ export class Connection extends EventEmitter {
   }
 
   /** One attempt: admitted by the breaker, within the limits, authenticated (renewed once if refused). */
-  private async attempt(request: HttpRequest): Promise<HttpResponse> {
+  private async attempt(request: HttpRequest, waits: AbortSignal): Promise<HttpResponse> {
     this.breaker.admit(this.name);
     let outcome: BreakerOutcome = "neutral";
     let release: (() => void) | undefined;
     try {
-      release = await this.concurrency?.acquire(request.signal);
+      release = await this.concurrency?.acquire(waits);
       for (let renewed = false; ; renewed = true) {
-        await this.limiter.acquire(request.signal);
+        await this.limiter.acquire(waits);
         const authorization: Authorization | undefined = this.auth ? await this.auth.authorize(request) : undefined;
+        if (waits.aborted) throw closedError();
         this.counts.sent++;
-        const response = await this.http.send(authorization ? { ...request, headers: { ...request.headers, ...authorization.headers } } : request);
+        const sending = this.http.send(authorization ? { ...request, headers: { ...request.headers, ...authorization.headers } } : request);
+        this.onTheWire.add(sending);
+        const response = await sending.finally(() => this.onTheWire.delete(sending));
         const signals = this.readSignals(response);
         if (this.auth && authorization) {
           this.auth.observe?.(response, authorization);
