@@ -1,4 +1,4 @@
-import { EventEmitter } from "node:events";
+import { EventEmitter, setMaxListeners } from "node:events";
 import { randomUUID } from "node:crypto";
 import { HttpClient, isIdempotentMethod, type HttpClientOptions, type HttpRequest, type HttpResponse, type Logger } from "../http/client";
 import type { AuthProvider, Authorization } from "../http/auth";
@@ -118,6 +118,8 @@ export class Connection extends EventEmitter {
     this.limiter = new RateLimiter(options.rateLimit);
     this.concurrency = options.concurrency === undefined ? undefined : new ConcurrencyLimiter(options.concurrency);
     this.hooks = options.hooks ?? {};
+    // Every waiting request listens on this signal; hundreds may wait at once.
+    setMaxListeners(0, this.closing.signal);
   }
 
   /**
@@ -201,13 +203,19 @@ export class Connection extends EventEmitter {
     try {
       release = await this.concurrency?.acquire(waits);
       for (let renewed = false; ; renewed = true) {
-        await this.limiter.acquire(waits);
-        const authorization: Authorization | undefined = this.auth ? await this.auth.authorize(request) : undefined;
-        if (waits.aborted) throw closedError();
-        this.counts.sent++;
-        const sending = this.http.send(authorization ? { ...request, headers: { ...request.headers, ...authorization.headers } } : request);
-        this.onTheWire.add(sending);
-        const response = await sending.finally(() => this.onTheWire.delete(sending));
+        const releaseRate = await this.limiter.acquire(waits);
+        let response: HttpResponse;
+        let authorization: Authorization | undefined;
+        try {
+          authorization = this.auth ? await this.auth.authorize(request) : undefined;
+          if (waits.aborted) throw closedError();
+          this.counts.sent++;
+          const sending = this.http.send(authorization ? { ...request, headers: { ...request.headers, ...authorization.headers } } : request);
+          this.onTheWire.add(sending);
+          response = await sending.finally(() => this.onTheWire.delete(sending));
+        } finally {
+          releaseRate();
+        }
         const signals = this.readSignals(response);
         if (this.auth && authorization) {
           this.auth.observe?.(response, authorization);

@@ -7,8 +7,11 @@ export interface RateLimit {
   windowMs: number;
 }
 
+/** Call when the request is over (answered or failed); a second call does nothing. */
+export type RateSlotRelease = () => void;
+
 interface Waiter {
-  resolve(): void;
+  resolve(release: RateSlotRelease): void;
   reject(err: Error): void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -20,16 +23,22 @@ const MAX_QUOTA_SPACING_MS = 60_000;
 const QUOTA_LOW_WATER = 0.1;
 
 /**
- * A rolling-window rate limiter per connection. It keeps the start times of the last `limit` requests, so no
- * window of `windowMs` ever holds more than `limit` — what vendors with rolling windows count. (A token bucket
- * of the same size refilled at limit/window would let up to twice the limit through in one window.)
- * Adaptive: `pauseUntil` holds every caller (Retry-After), `observeQuota` spaces calls out when the vendor
+ * A rolling-window rate limiter per connection, counted the way the vendor counts: by arrival. We cannot see
+ * when a request reaches the vendor, only that it did so after we let it go and before its answer came back,
+ * so a request holds its slot from the moment it is let go until `windowMs` after it ended. Then no window of
+ * `windowMs` at the vendor ever sees more than `limit` of our requests, however uneven the network (new TLS
+ * connections make the first requests arrive late, bunched with the next ones). The price is a window
+ * stretched by one round trip. (A token bucket of the same size refilled at limit/window would let up to
+ * twice the limit through in one window.)
+ * Adaptive: `pauseUntil` holds every caller (Retry-After); `observeQuota` spaces calls out when the vendor
  * reports its allowance running low. Callers are served first come, first served.
  */
 export class RateLimiter {
-  private readonly starts: Float64Array | undefined;
-  private count = 0;
-  private oldest = 0;
+  /** End times of finished requests still inside the window, oldest first (a ring of `limit` entries). */
+  private readonly ends: Float64Array | undefined;
+  private endCount = 0;
+  private endHead = 0;
+  private running = 0;
   private readonly queue: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
@@ -42,14 +51,17 @@ export class RateLimiter {
     if (rate) {
       if (!Number.isInteger(rate.limit) || rate.limit < 1) throw new TypeError(`rate limit must be a whole number ≥ 1, got ${rate.limit}`);
       if (!(rate.windowMs > 0)) throw new TypeError(`rate limit windowMs must be > 0, got ${rate.windowMs}`);
-      this.starts = new Float64Array(rate.limit);
+      this.ends = new Float64Array(rate.limit);
     }
   }
 
-  /** Resolves when this caller may start a request. Rejects if the signal fires while waiting. */
-  acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when this caller may send, with the function to call once the request is over. Rejects if the
+   * signal fires while waiting.
+   */
+  acquire(signal?: AbortSignal): Promise<RateSlotRelease> {
     if (signal?.aborted) return Promise.reject(closedError());
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<RateSlotRelease>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
       if (signal) {
         waiter.onAbort = () => {
@@ -109,36 +121,51 @@ export class RateLimiter {
     }
   }
 
-  private nextStart(): number {
-    const windowFull = this.rate && this.starts && this.count >= this.rate.limit ? this.starts[this.oldest]! + this.rate.windowMs : 0;
-    return Math.max(this.pausedUntil, windowFull, this.lastStart + this.spacingMs);
+  /** The earliest time the next caller may go, or Infinity when it must wait for a running request to end. */
+  private nextStart(now: number): number {
+    let slotFree = 0;
+    if (this.rate && this.ends) {
+      while (this.endCount > 0 && this.ends[this.endHead]! + this.rate.windowMs <= now) {
+        this.endHead = (this.endHead + 1) % this.rate.limit;
+        this.endCount--;
+      }
+      if (this.running + this.endCount >= this.rate.limit) {
+        slotFree = this.endCount > 0 ? this.ends[this.endHead]! + this.rate.windowMs : Infinity;
+      }
+    }
+    return Math.max(this.pausedUntil, slotFree, this.lastStart + this.spacingMs);
   }
 
   private pump(): void {
     while (this.queue.length > 0) {
       const now = Date.now();
-      const at = this.nextStart();
+      const at = this.nextStart(now);
       if (at > now) {
-        this.arm(at);
+        if (at !== Infinity) this.arm(at);
         return;
       }
       const waiter = this.queue.shift()!;
       if (waiter.onAbort) waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      this.record(now);
-      waiter.resolve();
+      this.lastStart = now;
+      this.running++;
+      waiter.resolve(this.releaser());
     }
   }
 
-  private record(now: number): void {
-    this.lastStart = now;
-    if (!this.rate || !this.starts) return;
-    if (this.count < this.rate.limit) {
-      this.starts[(this.oldest + this.count) % this.rate.limit] = now;
-      this.count++;
-    } else {
-      this.starts[this.oldest] = now;
-      this.oldest = (this.oldest + 1) % this.rate.limit;
-    }
+  private releaser(): RateSlotRelease {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      if (this.rate && this.ends) {
+        // Ends are kept in order; a clock step backwards must not break that.
+        const last = this.endCount > 0 ? this.ends[(this.endHead + this.endCount - 1) % this.rate.limit]! : -Infinity;
+        this.ends[(this.endHead + this.endCount) % this.rate.limit] = Math.max(Date.now(), last);
+        this.endCount++;
+      }
+      this.reschedule();
+    };
   }
 
   private arm(at: number): void {
