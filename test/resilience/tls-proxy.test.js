@@ -16,8 +16,8 @@ const { TechnicalError } = lib("resilience/errors");
 function makeCertificates() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keelson-tls-"));
   const run = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Keelson Test CA");
-  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
+  run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Keelson Test CA");
+  run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
   fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,DNS:vendor.test,IP:127.0.0.1\n");
   run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf");
   const read = (f) => fs.readFileSync(path.join(dir, f));
