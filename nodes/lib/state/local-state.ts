@@ -141,6 +141,12 @@ export class LocalState {
   private readonly letters = new Map<string, LetterEntry>();
   private readonly queueIndex = new Map<string, QueueIndex>();
   private readonly watermarks = new Map<string, WatermarkEntry>();
+  /**
+   * Claim tokens only have to differ between claims of this store (one process owns it): a random prefix per
+   * open and a counter are unique and cost far less than a UUID per claim.
+   */
+  private readonly tokenPrefix = randomUUID().slice(0, 8) + ".";
+  private tokenCount = 0;
 
   constructor(private readonly journal?: Journal) {}
 
@@ -155,7 +161,7 @@ export class LocalState {
     const entry: GateEntry = {
       state: "claimed",
       fingerprint: request.fingerprint,
-      token: randomUUID(),
+      token: this.tokenPrefix + (this.tokenCount++).toString(36),
       claimedAt: request.now,
       leaseExpiresAt: request.now + request.leaseMs,
       finishedAt: undefined,

@@ -47,76 +47,82 @@ export abstract class LocalStore implements Store {
     this.state.sweep(Date.now());
   }
 
-  private async answer<T>(answer: Answer<T>): Promise<T> {
-    if (answer.seq !== 0) await this.durable(answer.seq);
-    return answer.value;
+  /** Resolves with the answer once what it depends on is durable; validation errors become rejections. */
+  private answer<T>(compute: () => Answer<T>): Promise<T> {
+    let answer: Answer<T>;
+    try {
+      if (this.closed) throw new StoreUnavailableError(this.backend, "the store is closed");
+      answer = compute();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const durable = answer.seq === 0 ? undefined : this.durable(answer.seq);
+    return durable ? durable.then(() => answer.value) : Promise.resolve(answer.value);
   }
 
   protected checkOpen(): void {
     if (this.closed) throw new StoreUnavailableError(this.backend, "the store is closed");
   }
 
-  async claim(key: string, options?: ClaimOptions): Promise<ClaimOutcome> {
-    this.checkOpen();
-    return this.answer(this.state.claim(checkKey(key), claimRequest(options)));
+  claim(key: string, options?: ClaimOptions): Promise<ClaimOutcome> {
+    return this.answer(() => this.state.claim(checkKey(key), claimRequest(options)));
   }
 
-  async complete(key: string, token: string, result: unknown, options?: FinishOptions): Promise<void> {
-    this.checkOpen();
-    const detail = { ...finishRequest(options), result: toJson(result, "result") };
-    return this.answer(this.state.finish(checkKey(key), checkToken(token), "completed", detail));
+  complete(key: string, token: string, result: unknown, options?: FinishOptions): Promise<void> {
+    return this.answer(() => this.state.finish(checkKey(key), checkToken(token), "completed", { ...finishRequest(options), result: toJson(result, "result") }));
   }
 
-  async release(key: string, token: string, options: ReleaseOptions): Promise<void> {
-    this.checkOpen();
-    const request = releaseRequest(options);
-    return this.answer(this.state.finish(checkKey(key), checkToken(token), request.mode === "retry" ? "retry" : "failed", request));
+  release(key: string, token: string, options: ReleaseOptions): Promise<void> {
+    return this.answer(() => {
+      const request = releaseRequest(options);
+      return this.state.finish(checkKey(key), checkToken(token), request.mode === "retry" ? "retry" : "failed", request);
+    });
   }
 
-  async capture(entry: DeadLetterCapture, options?: CaptureOptions): Promise<DeadLetter> {
-    this.checkOpen();
-    const request = captureRequest(entry, options);
-    toJson(entry.message, "dead letter message");
-    return this.answer(this.state.capture(entry, request.maxAttempts, request.retentionMs, request.now));
+  capture(entry: DeadLetterCapture, options?: CaptureOptions): Promise<DeadLetter> {
+    return this.answer(() => {
+      const request = captureRequest(entry, options);
+      toJson(entry.message, "dead letter message");
+      return this.state.capture(entry, request.maxAttempts, request.retentionMs, request.now);
+    });
   }
 
-  async list(queue: string, options?: ListOptions): Promise<DeadLetterPage> {
-    this.checkOpen();
-    const request = listRequest(queue, options);
-    return this.answer(this.state.list(queue, options?.filter, request.limit, request.after, request.now));
+  list(queue: string, options?: ListOptions): Promise<DeadLetterPage> {
+    return this.answer(() => {
+      const request = listRequest(queue, options);
+      return this.state.list(queue, options?.filter, request.limit, request.after, request.now);
+    });
   }
 
-  async get(id: string, options?: { now?: number }): Promise<DeadLetter | undefined> {
-    this.checkOpen();
-    return this.answer(this.state.get(checkKey(id, "dead letter id"), nowOf(options?.now)));
+  get(id: string, options?: { now?: number }): Promise<DeadLetter | undefined> {
+    return this.answer(() => this.state.get(checkKey(id, "dead letter id"), nowOf(options?.now)));
   }
 
-  async update(id: string, patch: { message: unknown }, options?: { now?: number }): Promise<DeadLetter | undefined> {
-    this.checkOpen();
-    toJson(patch?.message, "dead letter message");
-    return this.answer(this.state.update(checkKey(id, "dead letter id"), patch.message, nowOf(options?.now)));
+  update(id: string, patch: { message: unknown }, options?: { now?: number }): Promise<DeadLetter | undefined> {
+    return this.answer(() => {
+      toJson(patch?.message, "dead letter message");
+      return this.state.update(checkKey(id, "dead letter id"), patch.message, nowOf(options?.now));
+    });
   }
 
-  async remove(ids: readonly string[]): Promise<number> {
-    this.checkOpen();
-    if (!Array.isArray(ids)) throw new TypeError("ids must be an array of dead letter ids");
-    for (const id of ids) checkKey(id, "dead letter id");
-    return this.answer(this.state.remove(ids, Date.now()));
+  remove(ids: readonly string[]): Promise<number> {
+    return this.answer(() => {
+      if (!Array.isArray(ids)) throw new TypeError("ids must be an array of dead letter ids");
+      for (const id of ids) checkKey(id, "dead letter id");
+      return this.state.remove(ids, Date.now());
+    });
   }
 
-  async queues(options?: { now?: number }): Promise<QueueDepth[]> {
-    this.checkOpen();
-    return this.state.queues(nowOf(options?.now));
+  queues(options?: { now?: number }): Promise<QueueDepth[]> {
+    return this.answer(() => ({ value: this.state.queues(nowOf(options?.now)), seq: 0 }));
   }
 
-  async getWatermark(name: string): Promise<unknown> {
-    this.checkOpen();
-    return this.answer(this.state.getWatermark(checkKey(name, "watermark name")));
+  getWatermark(name: string): Promise<unknown> {
+    return this.answer(() => this.state.getWatermark(checkKey(name, "watermark name")));
   }
 
-  async setWatermark(name: string, value: unknown): Promise<void> {
-    this.checkOpen();
-    return this.answer(this.state.setWatermark(checkKey(name, "watermark name"), toJson(value, "watermark")));
+  setWatermark(name: string, value: unknown): Promise<void> {
+    return this.answer(() => this.state.setWatermark(checkKey(name, "watermark name"), toJson(value, "watermark")));
   }
 
   async close(): Promise<void> {

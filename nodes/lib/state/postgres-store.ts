@@ -7,7 +7,7 @@
  */
 import { randomUUID, createHash } from "node:crypto";
 import { Pool, type PoolClient, type QueryResultRow } from "pg";
-import { withDeadline } from "./deadline";
+import { Deadlines } from "./deadline";
 import { ClaimLostError, StoreUnavailableError } from "./errors";
 import {
   captureRequest,
@@ -115,7 +115,7 @@ function letterOf(row: LetterRow): DeadLetter {
 export class PostgresStore implements Store {
   readonly backend = "postgres";
   private readonly pool: Pool;
-  private readonly timeoutMs: number;
+  private readonly deadlines: Deadlines;
   private readonly schema: string;
   private readonly gate: string;
   private readonly letters: string;
@@ -131,7 +131,8 @@ export class PostgresStore implements Store {
     const prefix = config.tablePrefix ?? "keelson_";
     if (!IDENTIFIER.test(schema)) throw new TypeError(`postgres schema must be a plain identifier, got ${JSON.stringify(schema)}`);
     if (prefix !== "" && !IDENTIFIER.test(prefix)) throw new TypeError(`postgres table prefix must be a plain identifier, got ${JSON.stringify(prefix)}`);
-    this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.deadlines = new Deadlines("postgres", timeoutMs);
     this.schema = `"${schema}"`;
     this.gate = `"${schema}"."${prefix}gate"`;
     this.letters = `"${schema}"."${prefix}dead_letters"`;
@@ -139,7 +140,7 @@ export class PostgresStore implements Store {
     this.statementTag = createHash("sha256").update(`${schema}.${prefix}`).digest("hex").slice(0, 12);
     const options: ConstructorParameters<typeof Pool>[0] = {
       max: config.poolSize ?? 10,
-      connectionTimeoutMillis: this.timeoutMs,
+      connectionTimeoutMillis: timeoutMs,
       idleTimeoutMillis: 30_000,
     };
     if (config.connectionString !== undefined) options.connectionString = config.connectionString;
@@ -152,8 +153,10 @@ export class PostgresStore implements Store {
 
   private run<T>(op: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StoreUnavailableError("postgres", "the store is closed"));
-    return withDeadline("postgres", this.timeoutMs, async () => {
+    return this.deadlines.run(async (expired) => {
       await this.ensureSchema();
+      // Timed out while queueing for a connection or the schema: the caller has its error already.
+      if (expired()) throw new StoreUnavailableError("postgres", "timed out");
       return op();
     }, isUnavailable);
   }
@@ -424,6 +427,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    this.deadlines.stop();
     await this.pool.end();
   }
 }

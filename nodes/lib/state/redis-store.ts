@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
-import { withDeadline } from "./deadline";
+import { Deadlines } from "./deadline";
 import { ClaimLostError, StoreUnavailableError } from "./errors";
 import {
   captureRequest,
@@ -228,19 +228,21 @@ export class RedisStore implements Store {
   readonly backend = "redis";
   private readonly client: ScriptedRedis;
   private readonly prefix: string;
-  private readonly timeoutMs: number;
+  private readonly deadlines: Deadlines;
+  private readyWait: Promise<void> | undefined;
   private closed = false;
 
   constructor(config: Omit<RedisStoreConfig, "backend"> = {}) {
     this.prefix = config.prefix ?? "keelson:";
-    this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.deadlines = new Deadlines("redis", timeoutMs, () => (this.client.status === "ready" ? "" : `not connected: ${this.client.status}`));
     this.client = new Redis(config.url ?? "redis://127.0.0.1:6379", {
       enableAutoPipelining: true,
       // Commands fail at once while disconnected instead of queueing for a later resend (a resent claim would
       // find its own record and answer in-flight); in-flight commands fail when the connection drops.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      connectTimeout: this.timeoutMs,
+      connectTimeout: timeoutMs,
       retryStrategy: (times) => Math.min(50 * 2 ** times, 1000),
       lazyConnect: false,
     }) as ScriptedRedis;
@@ -257,25 +259,28 @@ export class RedisStore implements Store {
   /** Runs `op` once connected (waiting for a reconnect within the deadline), mapping failures to StoreUnavailableError. */
   private run<T>(op: (client: ScriptedRedis) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StoreUnavailableError("redis", "the store is closed"));
-    return withDeadline("redis", this.timeoutMs, async () => {
-      if (this.client.status !== "ready") await this.ready();
+    if (this.client.status === "ready") return this.deadlines.run(() => op(this.client), isUnavailable);
+    return this.deadlines.run(async (expired) => {
+      await this.whenReady();
+      // Timed out while waiting: the caller has its error, so the command must not run after all.
+      if (expired()) throw new StoreUnavailableError("redis", "timed out");
       return op(this.client);
     }, isUnavailable);
   }
 
-  private ready(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.client.status === "end") return reject(new StoreUnavailableError("redis", "the connection is closed"));
-      const onReady = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.client.off("ready", onReady);
-        reject(new StoreUnavailableError("redis", `not connected (${this.client.status}) within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.client.once("ready", onReady);
-    });
+  /** One shared wait for the next "ready" (no listener per operation). */
+  private whenReady(): Promise<void> {
+    if (this.client.status === "ready") return Promise.resolve();
+    if (this.client.status === "end") return Promise.reject(new StoreUnavailableError("redis", "the connection is closed"));
+    if (!this.readyWait) {
+      this.readyWait = new Promise<void>((resolve) =>
+        this.client.once("ready", () => {
+          this.readyWait = undefined;
+          resolve();
+        }),
+      );
+    }
+    return this.readyWait;
   }
 
   async claim(key: string, options?: ClaimOptions): Promise<ClaimOutcome> {
@@ -432,6 +437,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.deadlines.stop();
     try {
       await this.client.quit();
     } catch {
