@@ -14,7 +14,7 @@ const dist = path.join(__dirname, "..", "dist", "nodes", "lib", "state");
 
 async function child(dir, round) {
   const { openStore } = require(path.join(dist, "index.js"));
-  const store = await openStore({ backend: "file", dir, compactAfterBytes: 64 * 1024 });
+  const store = await openStore({ backend: "file", dir, compactAfterBytes: 32 * 1024 });
   const say = (line) => process.stdout.write(line + "\n");
   say(`R ${JSON.stringify(store.recovery)}`);
   let n = 0;
@@ -25,17 +25,21 @@ async function child(dir, round) {
       const i = n++;
       const key = `r${round}-k${i}`;
       const roll = Math.random();
-      if (roll < 0.6) {
+      if (roll < 0.3) {
         const claim = await store.claim(key, { fingerprint: `fp${i}` });
         say(`C ${key}`);
-        if (roll < 0.3) {
+        if (roll < 0.15) {
           await store.complete(key, claim.token, { i, round });
           say(`D ${key}`);
-        } else if (roll < 0.35) {
+        } else if (roll < 0.18) {
           await store.release(key, claim.token, { mode: "failed", reason: `failed ${i}` });
           say(`F ${key}`);
         }
-      } else if (roll < 0.9) {
+      } else if (roll < 0.55) {
+        // Claimed and given back: two dead records, so the log needs compacting (and gets killed while it does).
+        const claim = await store.claim(`${key}-retry`);
+        await store.release(`${key}-retry`, claim.token, { mode: "retry" });
+      } else if (roll < 0.75) {
         const again = captured.length > 0 && Math.random() < 0.3;
         const id = again ? captured[Math.floor(Math.random() * captured.length)] : `r${round}-l${i}`;
         const letter = await store.capture({ id, queue: `q${i % 3}`, message: { payload: { i, text: "x".repeat(i % 200) } }, error: { message: `e${i}` }, source: { id: "n1", type: "t" } }, { maxAttempts: 1000 });
@@ -86,7 +90,8 @@ const DAMAGE = ["none", "none", "torn", "bad-crc", "garbage", "zeros"];
 async function runCrashRounds({ rounds, dir, minRunMs = 20, maxRunMs = 200, log = () => {} }) {
   const { openStore } = require(path.join(dist, "index.js"));
   const acked = { claimed: new Set(), completed: new Set(), failed: new Set(), letters: new Map(), watermark: -1 };
-  const totals = { rounds: 0, acknowledged: 0, damaged: 0, truncatedBytes: 0 };
+  const totals = { rounds: 0, acknowledged: 0, damaged: 0, truncatedBytes: 0, compactions: 0 };
+  let logBytes = 0;
   for (let round = 0; round < rounds; round++) {
     const proc = spawn(process.execPath, [__filename, "--child", dir, String(round)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -130,10 +135,14 @@ async function runCrashRounds({ rounds, dir, minRunMs = 20, maxRunMs = 200, log 
     const kind = DAMAGE[Math.floor(Math.random() * DAMAGE.length)];
     const logFile = path.join(dir, "state-v1.log");
     const sizeBefore = fs.statSync(logFile).size;
+    // The log only shrinks by compaction: count the rounds in which the child compacted.
+    if (sizeBefore < logBytes) totals.compactions++;
+    logBytes = sizeBefore;
     const damage = damageTail(logFile, kind);
     if (damage > 0) totals.damaged++;
 
     const store = await openStore({ backend: "file", dir });
+    logBytes = fs.statSync(logFile).size;
     try {
       totals.truncatedBytes += store.recovery.truncatedBytes;
       if (store.recovery.truncatedBytes < damage) throw new Error(`round ${round}: ${kind} damage of ${damage} bytes not truncated (${store.recovery.truncatedBytes})`);
@@ -179,7 +188,7 @@ if (require.main === module) {
     const started = Date.now();
     runCrashRounds({ rounds, dir, log: (line) => process.stdout.write(line + "\n") })
       .then((totals) => {
-        console.log(`soak-crash: ${totals.rounds} rounds, ${totals.acknowledged} acknowledged operations, ${totals.damaged} damaged tails, ${totals.truncatedBytes} bytes truncated, none lost (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        console.log(`soak-crash: ${totals.rounds} rounds, ${totals.acknowledged} acknowledged operations, ${totals.damaged} damaged tails, ${totals.truncatedBytes} bytes truncated, ${totals.compactions} rounds compacted, none lost (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         fs.rmSync(dir, { recursive: true, force: true });
       })
       .catch((err) => {

@@ -249,12 +249,14 @@ export class FileStore extends LocalStore {
   /** Why the last automatic compaction failed, if it did (the store keeps working on the old log). */
   lastCompactionError: Error | undefined;
   private readonly compactAfterBytes: number;
+  private nextCompactionAt: number;
 
   private constructor(private readonly dir: string, private readonly lock: DirectoryLock, config: FileStoreConfig) {
     let log: GroupCommitLog | undefined;
     super({ append: (text) => log!.append(text) }, config.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
     this.logPath = path.join(dir, LOG_NAME);
     this.compactAfterBytes = config.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES;
+    this.nextCompactionAt = this.compactAfterBytes;
     fs.rmSync(`${this.logPath}.compact`, { force: true });
     const created = !fs.existsSync(this.logPath);
     const fd = fs.openSync(this.logPath, created ? "w+" : "r+");
@@ -300,11 +302,16 @@ export class FileStore extends LocalStore {
 
   private maybeCompact(): void {
     if (this.compacting || this.closed) return;
-    if (this.log.bytes < this.compactAfterBytes || this.log.records < 2 * this.state.size) return;
+    if (this.log.bytes < this.nextCompactionAt || this.log.records < 2 * this.state.size) return;
     this.compacting = this.compact()
+      .then(() => {
+        this.lastCompactionError = undefined;
+        this.nextCompactionAt = this.compactAfterBytes;
+      })
       .catch((err: Error) => {
-        // The old log stays in use; the next flush tries again.
+        // The old log stays in use; try again once it has grown by another threshold.
         this.lastCompactionError = err;
+        this.nextCompactionAt = this.log.bytes + this.compactAfterBytes;
       })
       .finally(() => (this.compacting = undefined));
   }
