@@ -9,10 +9,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { StoreUnavailableError } from "./errors";
 import type { Journal } from "./local-state";
-import { DEFAULT_SWEEP_INTERVAL_MS, LocalStore } from "./local-store";
+import { LocalStore } from "./local-store";
 import { DirectoryLock } from "./lock";
 import { encodeRecord, scanLog, type DamagedRange } from "./log-format";
-import type { FileStoreConfig } from "./types";
+import { DEFAULT_SWEEP_INTERVAL_MS, type FileStoreConfig } from "./types";
 
 const LOG_NAME = "state-v1.log";
 const DEFAULT_COMPACT_AFTER_BYTES = 64 * 1024 * 1024;

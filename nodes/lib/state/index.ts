@@ -12,7 +12,10 @@ export * from "./errors";
 export { fingerprintOf, canonicalJson } from "./fingerprint";
 export { claimWhenSettled, type SettleOptions } from "./gate";
 export { redact, deadLetterOf, DEFAULT_SECRET_KEY_PATTERNS, DEFAULT_MAX_MESSAGE_BYTES, REDACTED, CIRCULAR, type RedactOptions, type FailedMessage } from "./dlq";
-export type { RecoveryReport } from "./file-store";
+export type { FileStore, RecoveryReport } from "./file-store";
+export type { MemoryStore } from "./memory-store";
+export type { RedisStore } from "./redis-store";
+export type { PostgresStore } from "./postgres-store";
 
 /**
  * Opens a store. The file store reads its log before answering (and throws StoreLockedError if another process

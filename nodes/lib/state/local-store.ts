@@ -26,8 +26,6 @@ import type {
   Store,
 } from "./types";
 
-export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
-
 export abstract class LocalStore implements Store {
   abstract readonly backend: "memory" | "file";
   protected state: LocalState;

@@ -25,6 +25,7 @@ function startTimeOf(pid: number): string | undefined {
 }
 
 function isAlive(owner: LockContent): boolean {
+  if (!Number.isSafeInteger(owner.pid) || owner.pid <= 0) return false;
   try {
     process.kill(owner.pid, 0);
   } catch (err) {

@@ -1,5 +1,5 @@
-import { DEFAULT_SWEEP_INTERVAL_MS, LocalStore } from "./local-store";
-import type { MemoryStoreConfig } from "./types";
+import { LocalStore } from "./local-store";
+import { DEFAULT_SWEEP_INTERVAL_MS, type MemoryStoreConfig } from "./types";
 
 /** Keeps everything in this process and loses it on restart: for tests and throwaway flows. */
 export class MemoryStore extends LocalStore {

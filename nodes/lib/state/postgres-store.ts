@@ -28,6 +28,7 @@ import {
   type GateRecord,
 } from "./rules";
 import {
+  DEFAULT_SWEEP_INTERVAL_MS,
   DEFAULT_TIMEOUT_MS,
   type CaptureOptions,
   type ClaimOptions,
@@ -42,7 +43,6 @@ import {
   type ReleaseOptions,
   type Store,
 } from "./types";
-import { DEFAULT_SWEEP_INTERVAL_MS } from "./local-store";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
 

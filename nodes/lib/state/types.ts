@@ -15,6 +15,8 @@ export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 /** Each store operation fails with StoreUnavailableError after this long. */
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** How often expired records are deleted (they are invisible from the moment they expire). */
+export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
 export interface ClaimOptions {
   /** Payload fingerprint (fingerprintOf): the same key with a different fingerprint is a `conflict`. */
