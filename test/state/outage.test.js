@@ -32,7 +32,8 @@ for (const backend of backends().filter((b) => b.shared)) {
 
         await proxy.stop();
         const started = Date.now();
-        await assert.rejects(store.claim(`k-${randomUUID()}`), unavailable);
+        const unanswered = `k-${randomUUID()}`;
+        await assert.rejects(store.claim(unanswered), unavailable);
         await assert.rejects(store.complete(k, first.token, "x"), unavailable);
         await assert.rejects(store.capture({ id: randomUUID(), queue: "q", message: {}, error: { message: "e" }, source: { id: "n", type: "t" } }), unavailable);
         await assert.rejects(store.getWatermark("w"), unavailable);
@@ -44,6 +45,8 @@ for (const backend of backends().filter((b) => b.shared)) {
         assert.equal(after.outcome, "in-flight");
         await store.complete(k, first.token, "done");
         assert.equal((await store.claim(k)).result, "done");
+        // A claim that failed during the outage was not sent later behind the caller's back.
+        assert.equal((await store.claim(unanswered)).outcome, "new");
       } finally {
         await store.close();
         await proxy.stop().catch(() => undefined);
