@@ -70,3 +70,42 @@ for (const backend of backends().filter((b) => b.shared)) {
     });
   });
 }
+
+describe("redis store across a real server restart", () => {
+  const { spawn } = require("node:child_process");
+  const startServer = async (port) => {
+    const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise((resolve, reject) => {
+      let out = "";
+      server.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes("Ready to accept connections")) resolve();
+      });
+      server.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+    });
+    return server;
+  };
+  const stopServer = (server) => new Promise((resolve) => {
+    server.once("exit", resolve);
+    server.kill("SIGKILL");
+  });
+
+  it("fails while redis-server is down and works again after it restarts", async () => {
+    const port = await closedPort();
+    let server = await startServer(port);
+    const store = await openStore({ backend: "redis", url: `redis://127.0.0.1:${port}`, prefix: "restart:", timeoutMs: 500 });
+    try {
+      assert.equal((await store.claim("before")).outcome, "new");
+      await stopServer(server);
+      await assert.rejects(store.claim("during"), (err) => err instanceof StoreUnavailableError && err.backend === "redis");
+      server = await startServer(port);
+      // This server keeps nothing across restarts, so the old claim is gone; what matters is that the store reconnects.
+      const outcome = await eventually(() => store.claim("after"), 8000);
+      assert.equal(outcome.outcome, "new");
+      assert.equal((await store.claim("after")).outcome, "in-flight");
+    } finally {
+      await store.close();
+      await stopServer(server);
+    }
+  });
+});
