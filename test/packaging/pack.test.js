@@ -46,6 +46,12 @@ test("the packed tarball installs into a fresh user dir and Node-RED loads it wi
   const types = ours.flatMap((s) => s.types);
   assert.ok(types.includes("keelson-mapper"));
 
+  const plugins = await (await fetch(`${red.url}/plugins`, { headers: { Accept: "application/json" } })).json();
+  const ourPlugins = plugins.filter((p) => p.module === pkg.name);
+  assert.deepEqual(ourPlugins.map((p) => p.id).sort(), Object.keys(pkg["node-red"].plugins).map((id) => `${pkg.name}/${id}`).sort());
+  const pluginHtml = await (await fetch(`${red.url}/plugins`, { headers: { Accept: "text/html" } })).text();
+  assert.match(pluginHtml, /registerPlugin\("keelson-sidebar"/);
+
   // The editor's node definitions all sit in one palette category.
   const html = await (await fetch(`${red.url}/nodes`, { headers: { Accept: "text/html" } })).text();
   const categories = new Set();
