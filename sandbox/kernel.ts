@@ -273,6 +273,7 @@ export class Kernel {
   readonly store = new RecordStore();
   readonly tokens = new TokenRegistry();
   readonly limits: Record<string, number>;
+  private readonly initialLimits: Record<string, number>;
   private faults: FaultRule[] = [];
   private routes: CompiledRoute[] = [];
   private profile!: VendorProfile;
@@ -281,6 +282,7 @@ export class Kernel {
 
   constructor(defaults: Record<string, number>, overrides: Record<string, number> = {}) {
     this.limits = { ...defaults, ...overrides };
+    this.initialLimits = { ...this.limits };
   }
 
   /** Binds the vendor profile (built after the kernel so it can use the store and tokens). */
@@ -295,6 +297,7 @@ export class Kernel {
     this.tokens.clear();
     this.faults = [];
     this.stats = { routes: {}, faults: {} };
+    Object.assign(this.limits, this.initialLimits);
     this.profile.reset();
   }
 

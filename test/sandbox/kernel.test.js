@@ -51,6 +51,8 @@ test("limits are merged from defaults and options, changeable at runtime, unknow
   assert.equal((await control.limits(sb.url, { gadgets: 1 })).json.limits.gadgets, 1);
   assert.equal((await control.limits(sb.url, { nope: 1 })).status, 400);
   assert.equal((await control.limits(sb.url, { gadgets: -1 })).status, 400);
+  await control.reset(sb.url);
+  assert.equal((await call(sb.url, "GET", "/__sandbox/limits")).json.limits.gadgets, 3, "reset restores the start limits");
 });
 
 test("fault rules are validated", async () => {
