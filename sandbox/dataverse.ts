@@ -101,10 +101,13 @@ const COMPUTED = new Set(["baseamount", "extendedamount", "createdon", "modified
 /** Dataverse renders datetimes without fractional seconds. */
 const odataNow = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 
+/** Credentials the sandbox accepts unless start() is given others. */
+export const DATAVERSE_DEFAULTS = { tenantId: "6b1b0a8e-4e1d-4c2a-9f3b-6b656c736f6e", clientId: "keelson-sandbox-client", clientSecret: "keelson-sandbox-secret" };
+
 export async function start(options: DataverseOptions = {}): Promise<RunningSandbox> {
-  const tenantId = options.tenantId ?? "00000000-0000-0000-0000-0000000k1350";
-  const clientId = options.clientId ?? "keelson-sandbox-client";
-  const clientSecret = options.clientSecret ?? "keelson-sandbox-secret";
+  const tenantId = options.tenantId ?? DATAVERSE_DEFAULTS.tenantId;
+  const clientId = options.clientId ?? DATAVERSE_DEFAULTS.clientId;
+  const clientSecret = options.clientSecret ?? DATAVERSE_DEFAULTS.clientSecret;
   const defs = entities(options.customColumns ?? { accounts: ["keelson_erpcustomerid", "keelson_erpsystem"], opportunities: ["keelson_erpordernumber", "keelson_erporderstatus", "keelson_erpmessage"] }, options.alternateKeys ?? { accounts: [["accountnumber"], ["keelson_erpcustomerid"]] });
 
   return serve(DATAVERSE_LIMITS, options, (k: Kernel) => {

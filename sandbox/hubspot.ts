@@ -69,11 +69,14 @@ interface Association {
   typeId: number;
 }
 
+/** Credentials the sandbox accepts unless start() is given others. */
+export const HUBSPOT_DEFAULTS = { privateAppToken: "pat-na1-keelson-sandbox", clientId: "keelson-sandbox-client", clientSecret: "keelson-sandbox-secret", refreshToken: "keelson-sandbox-refresh" };
+
 export async function start(options: HubSpotOptions = {}): Promise<RunningSandbox> {
-  const privateTokens = new Set(options.privateAppTokens ?? ["pat-na1-keelson-sandbox"]);
-  const clientId = options.clientId ?? "keelson-sandbox-client";
-  const clientSecret = options.clientSecret ?? "keelson-sandbox-secret";
-  const refreshTokens = new Set(options.refreshTokens ?? ["keelson-sandbox-refresh"]);
+  const privateTokens = new Set(options.privateAppTokens ?? [HUBSPOT_DEFAULTS.privateAppToken]);
+  const clientId = options.clientId ?? HUBSPOT_DEFAULTS.clientId;
+  const clientSecret = options.clientSecret ?? HUBSPOT_DEFAULTS.clientSecret;
+  const refreshTokens = new Set(options.refreshTokens ?? [HUBSPOT_DEFAULTS.refreshToken]);
   const types: Record<string, ObjectType> = {};
   for (const [name, b] of Object.entries(BUILTIN)) {
     const extra = options.properties?.[name] ?? [];

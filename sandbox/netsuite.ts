@@ -120,10 +120,13 @@ interface Job {
   result?: Reply;
 }
 
+/** Credentials the sandbox accepts unless start() is given others (M2M needs a certificate: see m2mCertificates). */
+export const NETSUITE_DEFAULTS = { accountId: "1234567_SB1", clientId: "keelson-sandbox-client", tba: { consumerKey: "keelson-consumer-key", consumerSecret: "keelson-consumer-secret", tokenId: "keelson-token-id", tokenSecret: "keelson-token-secret" } };
+
 export async function start(options: NetSuiteOptions = {}): Promise<RunningSandbox> {
-  const accountId = options.accountId ?? "1234567_SB1";
-  const clientId = options.clientId ?? "keelson-sandbox-client";
-  const tba = options.tba ?? { consumerKey: "keelson-consumer-key", consumerSecret: "keelson-consumer-secret", tokenId: "keelson-token-id", tokenSecret: "keelson-token-secret" };
+  const accountId = options.accountId ?? NETSUITE_DEFAULTS.accountId;
+  const clientId = options.clientId ?? NETSUITE_DEFAULTS.clientId;
+  const tba = options.tba ?? NETSUITE_DEFAULTS.tba;
   const certs = new Map<string, KeyObject>();
   for (const [kid, pem] of Object.entries(options.m2mCertificates ?? {})) certs.set(kid, pem.includes("CERTIFICATE") ? new X509Certificate(pem).publicKey : createPublicKey(pem));
 

@@ -115,10 +115,13 @@ interface Cursor {
   touched: number;
 }
 
+/** Credentials the sandbox accepts unless start() is given others (the JWT grant needs jwtCertificate). */
+export const SALESFORCE_DEFAULTS = { clientId: "keelson-sandbox-client", clientSecret: "keelson-sandbox-secret", username: "integration@keelson.sandbox" };
+
 export async function start(options: SalesforceOptions = {}): Promise<RunningSandbox> {
-  const clientId = options.clientId ?? "keelson-sandbox-client";
-  const clientSecret = options.clientSecret ?? "keelson-sandbox-secret";
-  const username = options.username ?? "integration@keelson.sandbox";
+  const clientId = options.clientId ?? SALESFORCE_DEFAULTS.clientId;
+  const clientSecret = options.clientSecret ?? SALESFORCE_DEFAULTS.clientSecret;
+  const username = options.username ?? SALESFORCE_DEFAULTS.username;
   const orgId = "00D5g00000KeLsNEAV";
   const userId = "0055g00000KeLsNAAV";
   const externalIds: Record<string, string[]> = { Account: ["ERP_Customer_Id__c"], Product2: ["ERP_Item_Id__c"], Opportunity: ["ERP_Order_Number__c"], ...options.externalIdFields };

@@ -57,8 +57,11 @@ export function parseBracketParams(pairs: URLSearchParams): Params {
   return root;
 }
 
+/** Credentials the sandbox accepts unless start() is given others. */
+export const STRIPE_DEFAULTS = { secretKey: "sk_test_keelson_sandbox" };
+
 export async function start(options: StripeOptions = {}): Promise<RunningSandbox> {
-  const keys = new Set(options.secretKeys ?? ["sk_test_keelson_sandbox"]);
+  const keys = new Set(options.secretKeys ?? [STRIPE_DEFAULTS.secretKey]);
 
   return serve(STRIPE_LIMITS, options, (k: Kernel) => {
     const rate = new SlidingWindow(() => 1000);
