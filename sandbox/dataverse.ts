@@ -135,7 +135,9 @@ export async function start(options: DataverseOptions = {}): Promise<RunningSand
     const admit = (principal: string): Reply | undefined => {
       const w = windowFor(principal);
       if (w.count() >= k.limits.windowRequests!) {
-        const retry = Math.max(1, Math.ceil(w.msUntilSlot() / 1000));
+        // Refused requests count too, so a client that keeps hammering keeps extending its own wait.
+        w.add();
+        const retry = Math.max(1, Math.ceil(w.msUntilBelow(k.limits.windowRequests!) / 1000));
         return { status: 429, headers: { "retry-after": String(retry) }, body: { error: { code: "0x80072322", message: `Number of requests exceeded the limit of ${k.limits.windowRequests} over time window of ${k.limits.windowSeconds} seconds.` } } };
       }
       w.add();

@@ -173,10 +173,11 @@ export class SlidingWindow {
   add(now = Date.now()): void {
     this.hits.push(now);
   }
-  /** Milliseconds until the oldest hit leaves the window. */
-  msUntilSlot(now = Date.now()): number {
-    this.count(now);
-    return this.hits.length ? Math.max(0, this.hits[0]! + this.windowMs() - now) : 0;
+  /** Milliseconds until fewer than `limit` hits remain in the window. */
+  msUntilBelow(limit: number, now = Date.now()): number {
+    const n = this.count(now);
+    if (n < limit) return 0;
+    return Math.max(0, this.hits[n - limit]! + this.windowMs() - now);
   }
   clear(): void {
     this.hits = [];

@@ -608,6 +608,14 @@ export async function start(options: SalesforceOptions = {}): Promise<RunningSan
       { method: "PATCH", path: "/services/data/:version/sobjects/:type/:id", handler: patchById },
       { method: "DELETE", path: "/services/data/:version/sobjects/:type/:id", handler: remove },
       { method: "PATCH", path: "/services/data/:version/sobjects/:type/:field/:value", handler: upsert },
+      // POST to /sobjects/X/Id upserts with Id as the key and no value, which always creates (v37.0+).
+      { method: "POST", path: "/services/data/:version/sobjects/:type/Id", handler: (req) => {
+        const version = versionOf(req);
+        if (Number(version.slice(1)) < 37) throw fail(405, [{ errorCode: "METHOD_NOT_ALLOWED", message: "HTTP Method 'POST' not allowed. Allowed are GET,PATCH,DELETE" }]); // [~]
+        const type = req.params.type!;
+        const r = insert(type, validate(type, req.json(), true));
+        return { status: 201, headers: { location: recordUrl(version, type, r.Id as string) }, body: { id: r.Id, success: true, errors: [], created: true } };
+      } },
     ];
 
     const seed = (): void => {
@@ -630,7 +638,7 @@ export async function start(options: SalesforceOptions = {}): Promise<RunningSan
       routes,
       before(req) {
         const t = k.tokens.check(bearer(req));
-        if (!t || t === "expired") return { status: 401, headers: { "www-authenticate": 'Token realm="Salesforce"' }, body: [{ message: "Session expired or invalid", errorCode: "INVALID_SESSION_ID" }] };
+        if (!t || t === "expired") return { status: 401, body: [{ message: "Session expired or invalid", errorCode: "INVALID_SESSION_ID" }] };
         req.principal = t.subject;
         if (usage.count() >= k.limits.dailyApiRequests!) return { status: 403, body: [{ message: "TotalRequests Limit exceeded.", errorCode: "REQUEST_LIMIT_EXCEEDED" }] };
         usage.add();

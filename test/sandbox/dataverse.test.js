@@ -228,6 +228,17 @@ test("service protection: 429 0x80072322 with Retry-After; inner batch requests 
   assert.match(b.text, /HTTP\/1\.1 429 Too Many Requests[\s\S]*0x80072322/);
 });
 
+test("service protection: refused requests keep extending the wait", async () => {
+  await control.limits(sb.url, { windowRequests: 1, windowSeconds: 0.4 });
+  assert.equal((await dv("GET", "/accounts?$top=1")).status, 200);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal((await dv("GET", "/accounts?$top=1")).status, 429);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await dv("GET", "/accounts?$top=1")).status, 429, "the first request left the window, the refused one did not");
+  await new Promise((r) => setTimeout(r, 450));
+  assert.equal((await dv("GET", "/accounts?$top=1")).status, 200);
+});
+
 test("concurrency limit: 429 0x80072326 while requests are in flight", async () => {
   await control.limits(sb.url, { concurrentRequests: 2 });
   await control.faults(sb.url, [{ kind: "latency", ms: 100 }]);

@@ -41,6 +41,16 @@ test("auth: private-app token, OAuth refresh grant, expiry, missing credentials"
   assert.equal((await hs("GET", "/crm/v3/objects/companies")).status, 200, "private-app tokens do not expire");
 });
 
+test("OAuth token lifetime: expires_in follows the limit and the token lapses", async () => {
+  await control.limits(sb.url, { tokenLifetimeSeconds: 0.1 });
+  const tok = await call(sb.url, "POST", "/oauth/v1/token", { form: { grant_type: "refresh_token", client_id: "cid", client_secret: "cs", refresh_token: "rt-1" } });
+  assert.equal(tok.json.expires_in, 0.1);
+  const oauth = { authorization: `Bearer ${tok.json.access_token}` };
+  assert.equal((await hs("GET", "/crm/v3/objects/companies", undefined, oauth)).status, 200);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal((await hs("GET", "/crm/v3/objects/companies", undefined, oauth)).json.category, "EXPIRED_AUTHENTICATION");
+});
+
 test("company create, get, update; property validation; unique property conflict", async () => {
   const c = await hs("POST", "/crm/v3/objects/companies", { properties: { name: "Hooli", domain: "hooli.example", erp_customer_id: "C-7" } });
   assert.equal(c.status, 201);

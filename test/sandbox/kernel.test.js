@@ -156,7 +156,8 @@ test("SlidingWindow and TokenRegistry", () => {
   w.add(500);
   assert.equal(w.count(900), 2);
   assert.equal(w.count(1200), 1);
-  assert.equal(w.msUntilSlot(1200), 300);
+  assert.equal(w.msUntilBelow(1, 1200), 300);
+  assert.equal(w.msUntilBelow(2, 1200), 0);
   const t = new TokenRegistry();
   const tok = t.issue("me", 60);
   assert.equal(t.check(tok.token).subject, "me");

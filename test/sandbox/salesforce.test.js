@@ -145,6 +145,8 @@ test("upsert by External ID: 201 created, 200 not created, 404 unknown field, 30
   assert.equal(old.status, 204);
   const updateOnly = await sf("PATCH", "/sobjects/Account/ERP_Customer_Id__c/C-NONE?updateOnly=true", { Name: "x" });
   assert.equal(updateOnly.status, 404);
+  const viaId = await sf("POST", "/sobjects/Account/Id", { Name: "Posted to Id" });
+  assert.deepEqual([viaId.status, viaId.json.created], [201, true]);
 });
 
 test("SOQL: relationship fields, child sub-query, WHERE on LastModifiedDate, ORDER BY, LIMIT", async () => {
