@@ -5,7 +5,8 @@
 // $select / $filter / $orderby / $top / $expand / $count, server-driven paging (odata.maxpagesize, nextLink with
 // $skiptoken), the multipart $batch format with atomic changesets, OData errors and service-protection limits.
 import { randomBytes, randomUUID } from "node:crypto";
-import { Halt, SlidingWindow, bearer, makeRequest, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
+import { Halt, SlidingWindow, bearer, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
+import { runBatch } from "./odata-batch";
 import { evaluateFilter, FilterError, filterFields, parseFilter } from "./odata-filter";
 
 export const DATAVERSE_LIMITS = {
@@ -502,123 +503,21 @@ export async function start(options: DataverseOptions = {}): Promise<RunningSand
 
     const whoAmI = (): Reply => ({ status: 200, body: { "@odata.context": "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", BusinessUnitId: "1b5e4a0e-0000-4000-8000-00000000b001", UserId: "1b5e4a0e-0000-4000-8000-00000000a001", OrganizationId: "1b5e4a0e-0000-4000-8000-0000000000a0" } });
 
-    // ---- $batch (multipart/mixed, OData 4.0) -----------------------------------------------------------------
-
-    interface Part {
-      headers: Record<string, string>;
-      body: string;
-    }
-
-    const splitMultipart = (body: string, boundary: string): Part[] => {
-      const delimiter = `--${boundary}`;
-      const chunks = body.split(delimiter);
-      if (chunks.length < 2 || !body.includes(`${delimiter}--`)) throw odataError(400, "0x0", `The multipart body has no closing boundary '${delimiter}--'.`);
-      return chunks.slice(1, -1).map((c) => {
-        const text = c.replace(/^\r?\n/, "").replace(/\r?\n$/, "");
-        const [head, ...rest] = text.split(/\r?\n\r?\n/);
-        return { headers: parseHeaders(head ?? ""), body: rest.join("\r\n\r\n") };
+    const batch = (req: SandboxRequest): Promise<Reply> =>
+      runBatch({
+        kernel: k,
+        outer: req,
+        serviceRoot: `/api/data/${req.params.version}`,
+        maxRequests: k.limits.batchMaxRequests!,
+        stopOnError: !prefers(req, "odata.continue-on-error"),
+        badRequest: (message) => odataError(400, "0x0", message),
+        malformedJson: () => ({ status: 400, body: { error: { code: "0x0", message: "The request body is not valid JSON." } } }),
+        // Every inner request counts toward service protection.
+        admit: () => admit(req.principal ?? ""),
+        createdHeader: "odata-entityid",
+        versionHeader: ["OData-Version", "4.0"],
+        jsonContentType: "application/json; odata.metadata=minimal",
       });
-    };
-
-    const parseHeaders = (text: string): Record<string, string> => {
-      const h: Record<string, string> = {};
-      for (const line of text.split(/\r?\n/)) {
-        const i = line.indexOf(":");
-        if (i > 0) h[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-      }
-      return h;
-    };
-
-    const boundaryOf = (contentType: string | undefined): string | undefined => /boundary=("?)([^";]+)\1/i.exec(contentType ?? "")?.[2];
-
-    interface InnerResult {
-      contentId?: string;
-      reply: Reply;
-    }
-
-    const runInner = async (outer: SandboxRequest, part: Part, refs: Map<string, string>): Promise<InnerResult> => {
-      if (!/application\/http/i.test(part.headers["content-type"] ?? "")) throw odataError(400, "0x0", "Each batch part must be application/http.");
-      const [requestLine, ...rest] = part.body.split(/\r?\n/);
-      const m = /^([A-Z]+)\s+(\S+)\s+HTTP\/1\.1$/.exec(requestLine ?? "");
-      if (!m) throw odataError(400, "0x0", `Invalid request line '${requestLine}' in batch part.`);
-      const text = rest.join("\r\n");
-      const sep = text.search(/\r?\n\r?\n|^\r?\n/);
-      const headText = sep < 0 ? text : text.slice(0, sep);
-      const bodyText = sep < 0 ? "" : text.slice(sep).replace(/^\r?\n\r?\n|^\r?\n/, "");
-      let url = m[2]!;
-      // $1 refers to the entity created by the part with Content-ID 1 earlier in the changeset.
-      url = url.replace(/^\$(\w+)/, (all, id: string) => refs.get(id) ?? all);
-      if (/^https?:/.test(url)) url = new URL(url).pathname + new URL(url).search;
-      else if (!url.startsWith("/")) url = `/api/data/${outer.params.version}/${url}`;
-      let body = bodyText.trim();
-      for (const [id, ref] of refs) body = body.replace(new RegExp(`"\\$${id}"`, "g"), JSON.stringify(ref.replace(/^https?:\/\/[^/]+\/api\/data\/v[\d.]+/, "")));
-      const headers: Record<string, string> = { ...parseHeaders(headText), host: outer.header("host") ?? "" };
-      if (outer.header("authorization")) headers.authorization = outer.header("authorization")!;
-      const inner = makeRequest(m[1]!, url, headers, Buffer.from(body, "utf8"), () => ({ status: 400, body: { error: { code: "0x0", message: "The request body is not valid JSON." } } }));
-      inner.principal = outer.principal;
-      const refused = admit(outer.principal ?? "");
-      const reply = refused ?? (await k.dispatch(inner));
-      const contentId = part.headers["content-id"];
-      const entityId = reply.headers?.["odata-entityid"];
-      if (contentId && typeof entityId === "string") refs.set(contentId, entityId);
-      return { contentId, reply };
-    };
-
-    const renderInner = (r: InnerResult): string => {
-      const lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"];
-      if (r.contentId) lines.push(`Content-ID: ${r.contentId}`);
-      const body = r.reply.body === undefined ? "" : typeof r.reply.body === "string" ? r.reply.body : JSON.stringify(r.reply.body);
-      const headers: Record<string, string> = { "OData-Version": "4.0" };
-      for (const [h, v] of Object.entries(r.reply.headers ?? {})) headers[h.replace(/(^|-)([a-z])/g, (_a, s: string, c: string) => s + c.toUpperCase()).replace(/^Odata/, "OData")] = Array.isArray(v) ? v.join(", ") : v;
-      if (body) headers["Content-Type"] = "application/json; odata.metadata=minimal";
-      const statusLine = `HTTP/1.1 ${r.reply.status} ${STATUS_TEXT[r.reply.status] ?? ""}`.trimEnd();
-      return [...lines, "", statusLine, ...Object.entries(headers).map(([h, v]) => `${h}: ${v}`), "", body].join("\r\n");
-    };
-
-    const batch = async (req: SandboxRequest): Promise<Reply> => {
-      const boundary = boundaryOf(req.header("content-type"));
-      if (!boundary || !/multipart\/mixed/i.test(req.header("content-type") ?? "")) throw odataError(400, "0x0", "The content type of a $batch request must be multipart/mixed with a boundary.");
-      const parts = splitMultipart(req.raw.toString("utf8"), boundary);
-      const nested = parts.map((p) => (/multipart\/mixed/i.test(p.headers["content-type"] ?? "") ? splitMultipart(p.body, boundaryOf(p.headers["content-type"])!) : undefined));
-      const count = parts.reduce((n, _p, i) => n + (nested[i]?.length ?? 1), 0);
-      if (count > k.limits.batchMaxRequests!) throw odataError(400, "0x0", `The number of requests in a batch cannot exceed ${k.limits.batchMaxRequests}.`); // [~] wording
-      const continueOnError = prefers(req, "odata.continue-on-error");
-      const responseBoundary = `batchresponse_${randomUUID()}`;
-      const out: string[] = [];
-      for (let i = 0; i < parts.length; i++) {
-        const changeset = nested[i];
-        let failed = false;
-        if (changeset) {
-          const snapshot = k.store.snapshot();
-          const refs = new Map<string, string>();
-          const results: InnerResult[] = [];
-          for (const p of changeset) {
-            if (/^GET\s/.test(p.body)) throw odataError(400, "0x0", "GET requests are not allowed inside a change set.");
-            const r = await runInner(req, p, refs);
-            results.push(r);
-            if (r.reply.status >= 400) {
-              failed = true;
-              break;
-            }
-          }
-          if (failed) {
-            // A failed changeset is rolled back and answered by the failing request alone.
-            k.store.restore(snapshot);
-            out.push(renderInner(results[results.length - 1]!));
-          } else {
-            const csBoundary = `changesetresponse_${randomUUID()}`;
-            out.push([`Content-Type: multipart/mixed; boundary=${csBoundary}`, "", ...results.map((r) => `--${csBoundary}\r\n${renderInner(r)}`), `--${csBoundary}--`].join("\r\n"));
-          }
-        } else {
-          const r = await runInner(req, parts[i]!, new Map());
-          failed = r.reply.status >= 400;
-          out.push(renderInner(r));
-        }
-        if (failed && !continueOnError) break;
-      }
-      const body = out.map((o) => `--${responseBoundary}\r\n${o}\r\n`).join("") + `--${responseBoundary}--\r\n`;
-      return { status: 200, headers: { "content-type": `multipart/mixed; boundary=${responseBoundary}` }, body };
-    };
 
     const V = "(?<version>v9\\.[0-2])";
     const routes: Route[] = [
@@ -692,8 +591,6 @@ export async function start(options: DataverseOptions = {}): Promise<RunningSand
     };
   });
 }
-
-const STATUS_TEXT: Record<number, string> = { 200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" };
 
 function typeOk(t: AttrType, v: unknown): boolean {
   switch (t) {

@@ -2,10 +2,11 @@
 // Models: Basic auth of a communication user, the CSRF token + session cookie handshake (403 with
 // "x-csrf-token: Required"), API_SALES_ORDER_SRV A_SalesOrder deep insert (201 + location + {d:…}), reads with
 // $filter / $select / $expand / $orderby / $top / $skip / $inlinecount, ETag-guarded header updates, sap-message
-// warnings, API_BUSINESS_PARTNER customers, API_BILLING_DOCUMENT_SRV invoices (read), and the V2 error JSON.
-// Not modelled: $batch, Atom XML (only JSON is served), OAuth / X.509.
+// warnings, API_BUSINESS_PARTNER customers, API_BILLING_DOCUMENT_SRV invoices (read), $batch with changesets,
+// and the V2 error JSON. Not modelled: Atom XML (only JSON is served), OAuth / X.509.
 import { randomBytes } from "node:crypto";
 import { Halt, SlidingWindow, basicAuth, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
+import { runBatch } from "./odata-batch";
 import { evaluateFilter, FilterError, filterFields, parseFilter } from "./odata-filter";
 
 export const SAP_LIMITS = {
@@ -322,11 +323,27 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       return { status: 201, headers: { location: `${base(req, set.service)}/A_BusinessPartner('${number}')`, dataserviceversion: "2.0" }, body: { d: present(req, "A_BusinessPartner", bp) } };
     };
 
+    /** $batch needs the CSRF token like any write; changesets are atomic, later parts still run after a failure [~]. */
+    const batch = (req: SandboxRequest): Promise<Reply> =>
+      runBatch({
+        kernel: k,
+        outer: req,
+        serviceRoot: `${ODATA}/${req.params.service}`,
+        maxRequests: 1000,
+        stopOnError: false,
+        badRequest: (message) => error(400, "/IWFND/CM_MGW/096", message), // [~] code
+        malformedJson: () => error(400, "/IWBEP/CM_MGW_RT/000", "Malformed JSON in the request body.").reply,
+        createdHeader: "location",
+        versionHeader: ["DataServiceVersion", "2.0"],
+        jsonContentType: "application/json",
+      });
+
     const S = `(?<service>${Object.values(SERVICES).join("|")})`;
     const routes: Route[] = [
       { method: "GET", path: new RegExp(`^${ODATA}/${S}/?$`), handler: serviceRoot },
       { method: "HEAD", path: new RegExp(`^${ODATA}/${S}/?$`), handler: serviceRoot },
       { method: "GET", path: new RegExp(`^${ODATA}/${S}/\\$metadata$`), handler: (req) => ({ status: 200, headers: { "content-type": "application/xml" }, body: `<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"><edmx:DataServices m:DataServiceVersion="2.0" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"><Schema Namespace="${req.params.service}" xmlns="http://schemas.microsoft.com/ado/2008/09/edm"/></edmx:DataServices></edmx:Edmx>` }) },
+      { method: "POST", path: new RegExp(`^${ODATA}/${S}/\\$batch$`), handler: batch },
       { method: "GET", path: new RegExp(`^${ODATA}/${S}/(?<set>A_\\w+)$`), handler: list },
       { method: "GET", path: new RegExp(`^${ODATA}/${S}/(?<set>A_\\w+)\\((?<key>[^)]*)\\)$`), handler: getOne },
       { method: "HEAD", path: new RegExp(`^${ODATA}/${S}/(?<set>A_\\w+)\\((?<key>[^)]*)\\)$`), handler: (req) => {

@@ -152,6 +152,28 @@ test("business partner create and billing documents read", async () => {
   assert.equal(docs.json.d.results[0].TotalNetAmount, "171.25");
 });
 
+test("$batch: needs CSRF; a changeset is atomic, later parts still run", async () => {
+  const part = (line, body) => ["Content-Type: application/http", "Content-Transfer-Encoding: binary", "", line, "Content-Type: application/json", "Accept: application/json", "", body ? JSON.stringify(body) : ""].join("\r\n");
+  const envelope = (b, parts) => parts.map((p) => `--${b}\r\n${p}\r\n`).join("") + `--${b}--\r\n`;
+  const changeset = (b, parts) => `Content-Type: multipart/mixed; boundary=${b}\r\n\r\n${envelope(b, parts)}`;
+  const body = envelope("batch_s", [
+    changeset("cs_bad", [part("POST A_SalesOrder HTTP/1.1", order({ PurchaseOrderByCustomer: "PO-B1" })), part("POST A_SalesOrder HTTP/1.1", order({ SoldToParty: "1" }))]),
+    changeset("cs_ok", [part("POST A_SalesOrder HTTP/1.1", order({ PurchaseOrderByCustomer: "PO-B2" }))]),
+    part("GET A_SalesOrder?$filter=PurchaseOrderByCustomer%20eq%20'PO-B2'&$select=SalesOrder HTTP/1.1"),
+  ]);
+  const headers = { ...basic, "content-type": "multipart/mixed; boundary=batch_s" };
+  assert.equal((await call(sb.url, "POST", `${SO}/$batch`, { body, headers })).status, 403, "CSRF applies to $batch");
+  const r = await call(sb.url, "POST", `${SO}/$batch`, { body, headers: { ...headers, ...(await csrf()) } });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("content-type"), /^multipart\/mixed; boundary=batchresponse_/);
+  assert.match(r.text, /HTTP\/1\.1 400 Bad Request[\s\S]*Sold-to party 1 /);
+  assert.match(r.text, /HTTP\/1\.1 201 Created\r\nDataServiceVersion: 2\.0\r\nLocation: /);
+  assert.match(r.text, /HTTP\/1\.1 200 OK[\s\S]*"results":\[\{/);
+  const pos = (await control.records(sb.url, "A_SalesOrder")).map((o) => o.PurchaseOrderByCustomer);
+  assert.ok(pos.includes("PO-B2"));
+  assert.ok(!pos.includes("PO-B1"), "the failed changeset was rolled back");
+});
+
 test("rate limit (spike arrest) and injected faults", async () => {
   await control.limits(sb.url, { requestsPerSecond: 1 });
   assert.equal((await call(sb.url, "GET", `${SO}/A_SalesOrder?$top=1`, { headers: json })).status, 200);
