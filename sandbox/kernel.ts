@@ -6,12 +6,12 @@ import * as http from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 
-export type Headers = Record<string, string | string[]>;
+export type HeaderMap = Record<string, string | string[]>;
 
 /** What a handler answers. A body that is not a string or Buffer is sent as JSON. */
 export interface Reply {
   status: number;
-  headers?: Headers;
+  headers?: HeaderMap;
   body?: unknown;
 }
 
@@ -227,6 +227,9 @@ function validateFault(input: unknown): FaultRule | string {
   if (!input || typeof input !== "object") return "each fault must be an object";
   const r = input as Record<string, unknown>;
   if (!FAULT_KINDS.includes(r.kind as FaultKind)) return `kind must be one of ${FAULT_KINDS.join(", ")}`;
+  const known = ["id", "kind", "method", "path", "probability", "count", "ms", "jitterMs", "status", "mode", "durationMs"];
+  const unknown = Object.keys(r).find((key) => !known.includes(key));
+  if (unknown) return `unknown fault field ${unknown}; known: ${known.join(", ")}`;
   const num = (k: string, min: number, max = Infinity) => r[k] === undefined || (typeof r[k] === "number" && (r[k] as number) >= min && (r[k] as number) <= max);
   if (!num("probability", 0, 1)) return "probability must be a number in [0, 1]";
   for (const k of ["count", "ms", "jitterMs", "durationMs"]) if (!num(k, 0)) return `${k} must be a non-negative number`;
@@ -492,7 +495,7 @@ function proxyErrorPage(): Reply {
 }
 
 function send(res: http.ServerResponse, reply: Reply): void {
-  const headers: Headers = { ...(reply.headers ?? {}) };
+  const headers: HeaderMap = { ...(reply.headers ?? {}) };
   let body: Buffer | undefined;
   if (reply.body === undefined || reply.body === null) body = undefined;
   else if (Buffer.isBuffer(reply.body)) body = reply.body;

@@ -59,6 +59,7 @@ test("fault rules are validated", async () => {
   assert.equal((await control.faults(sb.url, [{ kind: "meteor" }])).status, 400);
   assert.equal((await control.faults(sb.url, [{ kind: "error", probability: 2 }])).status, 400);
   assert.equal((await control.faults(sb.url, [{ kind: "outage" }])).status, 400);
+  assert.equal((await control.faults(sb.url, [{ kind: "latency", msec: 5 }])).status, 400, "a misspelt field is refused");
   assert.equal((await call(sb.url, "PUT", "/__sandbox/faults", { body: "{" })).status, 400);
   const ok = await control.faults(sb.url, [{ kind: "error", count: 1 }]);
   assert.equal(ok.status, 200);
