@@ -3,7 +3,7 @@
 // delete, upsert by External ID, sObject Collections (create and upsert), SOQL queries with nextRecordsUrl paging,
 // error arrays, Sforce-Limit-Info on every data response and the rolling 24 h request allocation.
 import { createHmac, createPublicKey, randomBytes, verify, X509Certificate, type KeyObject } from "node:crypto";
-import { Halt, SlidingWindow, basicAuth, bearer, decodeJwt, serve, type Kernel, type Reply, type SandboxRequest, type StartOptions, type StoredRecord, type RunningSandbox, type Route } from "./kernel";
+import { Halt, SlidingWindow, basicAuth, bearer, decodeJwt, makeRequest, serve, type Kernel, type Reply, type SandboxRequest, type StartOptions, type StoredRecord, type RunningSandbox, type Route } from "./kernel";
 import { parseSoql, SoqlError, type Condition, type Literal, type Query } from "./salesforce-soql";
 
 export const SALESFORCE_LIMITS = {
@@ -13,6 +13,8 @@ export const SALESFORCE_LIMITS = {
   queryBatchSize: 2000,
   /** sObject Collections take at most 200 records per call. */
   collectionMaxRecords: 200,
+  /** Subrequests in one /composite call. */
+  compositeMaxSubrequests: 25,
   /** Session lifetime [~]: orgs default to a 2 h session timeout. */
   tokenLifetimeSeconds: 7200,
 };
@@ -589,6 +591,66 @@ export async function start(options: SalesforceOptions = {}): Promise<RunningSan
       });
     };
 
+    /**
+     * Composite: up to 25 dependent subrequests, one API call. "@{ref.path}" in a URL or body takes a value from an
+     * earlier subrequest's result. With allOrNone, one failure rolls everything back.
+     */
+    const composite = async (req: SandboxRequest): Promise<Reply> => {
+      versionOf(req);
+      const body = req.json() as { allOrNone?: unknown; compositeRequest?: unknown };
+      const subs = body?.compositeRequest;
+      if (!Array.isArray(subs) || subs.length === 0) throw fail(400, [{ errorCode: "JSON_PARSER_ERROR", message: "compositeRequest must be a non-empty array" }]);
+      if (subs.length > k.limits.compositeMaxSubrequests!) throw fail(400, [{ errorCode: "INVALID_BATCH_REQUEST", message: `Composite request may contain at most ${k.limits.compositeMaxSubrequests} subrequests` }]); // [~] code
+      const refIds = new Set<string>();
+      for (const sub of subs as Record<string, unknown>[]) {
+        const ref = sub?.referenceId;
+        if (typeof ref !== "string" || !/^[A-Za-z0-9_]+$/.test(ref) || refIds.has(ref)) throw fail(400, [{ errorCode: "INVALID_BATCH_REQUEST", message: "Each subrequest needs a unique referenceId of letters, digits and underscores" }]); // [~]
+        refIds.add(ref);
+        if (typeof sub.method !== "string" || typeof sub.url !== "string" || !sub.url.startsWith("/services/data/")) throw fail(400, [{ errorCode: "INVALID_BATCH_REQUEST", message: "Each subrequest needs a method and a /services/data/ url" }]);
+        const forbidden = Object.keys((sub.httpHeaders as object) ?? {}).find((h) => ["accept", "authorization", "content-type"].includes(h.toLowerCase()));
+        if (forbidden) throw fail(400, [{ errorCode: "INVALID_BATCH_REQUEST", message: `The ${forbidden} header is not allowed in a composite subrequest` }]); // [~] wording
+      }
+      const allOrNone = body.allOrNone === true;
+      const snapshot = k.store.snapshot();
+      const results = new Map<string, unknown>();
+      const out: { body: unknown; httpHeaders: Record<string, unknown>; httpStatusCode: number; referenceId: string }[] = [];
+      let failedAt = -1;
+      const resolve = (text: string): string =>
+        text.replace(/@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])+)\}/g, (all, ref: string, path: string) => {
+          let v: unknown = results.get(ref);
+          for (const step of path.match(/\.[A-Za-z0-9_]+|\[\d+\]/g) ?? []) v = v == null ? undefined : (v as Record<string, unknown>)[step.startsWith(".") ? step.slice(1) : step.slice(1, -1)];
+          if (v === undefined || v === null) throw fail(400, [{ errorCode: "PROCESSING_HALTED", message: `Invalid reference specified. No value for ${all.slice(2, -1)} found in ${ref}. Provided referenceId ('${ref}') must be a valid referenceId.` }]); // [~]
+          return String(v);
+        });
+      for (const [i, sub] of (subs as Record<string, unknown>[]).entries()) {
+        const referenceId = sub.referenceId as string;
+        let reply: Reply;
+        if (allOrNone && failedAt >= 0) {
+          reply = { status: 400, body: [{ errorCode: "PROCESSING_HALTED", message: "The transaction was rolled back since another operation in the same transaction failed." }] };
+        } else {
+          try {
+            const url = resolve(sub.url as string);
+            const payload = sub.body === undefined ? "" : resolve(JSON.stringify(sub.body));
+            const headers = { ...req.headers, ...((sub.httpHeaders as Record<string, string>) ?? {}), "content-type": "application/json" };
+            reply = await k.dispatch(makeRequest(sub.method as string, url, headers, Buffer.from(payload, "utf8"), () => ({ status: 400, body: [{ errorCode: "JSON_PARSER_ERROR", message: "The request body is not valid JSON" }] })));
+          } catch (e) {
+            if (!(e instanceof Halt)) throw e;
+            reply = e.reply;
+          }
+          if (reply.status >= 400 && failedAt < 0) failedAt = i;
+          if (reply.status < 400) results.set(referenceId, reply.body);
+        }
+        out.push({ body: reply.body ?? null, httpHeaders: { ...(reply.headers ?? {}) }, httpStatusCode: reply.status, referenceId });
+      }
+      if (allOrNone && failedAt >= 0) {
+        k.store.restore(snapshot);
+        out.forEach((o, i) => {
+          if (i < failedAt) Object.assign(o, { body: [{ errorCode: "PROCESSING_HALTED", message: "The transaction was rolled back since another operation in the same transaction failed." }], httpHeaders: {}, httpStatusCode: 400 });
+        });
+      }
+      return { status: 200, body: { compositeResponse: out } };
+    };
+
     const limitsReply = (): Reply => {
       const used = usage.count();
       return { status: 200, body: { DailyApiRequests: { Max: k.limits.dailyApiRequests, Remaining: Math.max(0, k.limits.dailyApiRequests! - used) } } };
@@ -600,6 +662,7 @@ export async function start(options: SalesforceOptions = {}): Promise<RunningSan
       { method: "GET", path: "/services/data/:version/limits", handler: limitsReply },
       { method: "GET", path: "/services/data/:version/query", handler: query },
       { method: "GET", path: "/services/data/:version/query/:locator", handler: queryMore },
+      { method: "POST", path: "/services/data/:version/composite", handler: composite },
       { method: "POST", path: "/services/data/:version/composite/sobjects", handler: collectionCreate },
       { method: "PATCH", path: "/services/data/:version/composite/sobjects", handler: collectionUpdate },
       { method: "PATCH", path: "/services/data/:version/composite/sobjects/:type/:field", handler: collectionUpsert },

@@ -240,6 +240,55 @@ test("upsert collection by External ID reports created per record", async () => 
   assert.equal(upd.json[0].success, true);
 });
 
+test("composite: dependent subrequests with @{ref.id}; allOrNone rolls back; limits and forbidden headers", async () => {
+  const ok = await sf("POST", "/composite", {
+    allOrNone: true,
+    compositeRequest: [
+      { method: "POST", url: `${V}/sobjects/Account`, referenceId: "acct", body: { Name: "Composite Co" } },
+      { method: "POST", url: `${V}/sobjects/Opportunity`, referenceId: "opp", body: { Name: "Composite deal", StageName: "Prospecting", CloseDate: "2026-12-31", AccountId: "@{acct.id}" } },
+      { method: "GET", url: `${V}/sobjects/Opportunity/@{opp.id}?fields=AccountId`, referenceId: "check" },
+    ],
+  });
+  assert.equal(ok.status, 200);
+  const [a, o, c] = ok.json.compositeResponse;
+  assert.deepEqual([a.httpStatusCode, o.httpStatusCode, c.httpStatusCode], [201, 201, 200]);
+  assert.equal(c.body.AccountId, a.body.id);
+  assert.equal(a.referenceId, "acct");
+  const accounts = (await control.records(sb.url, "Account")).length;
+  const rolled = await sf("POST", "/composite", {
+    allOrNone: true,
+    compositeRequest: [
+      { method: "POST", url: `${V}/sobjects/Account`, referenceId: "a1", body: { Name: "Kept?" } },
+      { method: "POST", url: `${V}/sobjects/Account`, referenceId: "a2", body: {} },
+      { method: "POST", url: `${V}/sobjects/Account`, referenceId: "a3", body: { Name: "After" } },
+    ],
+  });
+  assert.equal(rolled.status, 200);
+  assert.deepEqual(rolled.json.compositeResponse.map((r) => r.httpStatusCode), [400, 400, 400]);
+  assert.equal(rolled.json.compositeResponse[0].body[0].errorCode, "PROCESSING_HALTED");
+  assert.equal(rolled.json.compositeResponse[1].body[0].errorCode, "REQUIRED_FIELD_MISSING");
+  assert.equal((await control.records(sb.url, "Account")).length, accounts, "nothing kept");
+  const partial = await sf("POST", "/composite", {
+    compositeRequest: [
+      { method: "POST", url: `${V}/sobjects/Account`, referenceId: "bad", body: {} },
+      { method: "PATCH", url: `${V}/sobjects/Account/@{bad.id}`, referenceId: "dependent", body: { Phone: "1" } },
+      { method: "POST", url: `${V}/sobjects/Account`, referenceId: "good", body: { Name: "Independent" } },
+    ],
+  });
+  assert.deepEqual(partial.json.compositeResponse.map((r) => r.httpStatusCode), [400, 400, 201]);
+  assert.equal(partial.json.compositeResponse[1].body[0].errorCode, "PROCESSING_HALTED");
+  const headers = await sf("POST", "/composite", { compositeRequest: [{ method: "GET", url: `${V}/limits`, referenceId: "x", httpHeaders: { Authorization: "Bearer x" } }] });
+  assert.equal(headers.status, 400);
+  await control.limits(sb.url, { compositeMaxSubrequests: 1 });
+  const many = await sf("POST", "/composite", { compositeRequest: [{ method: "GET", url: `${V}/limits`, referenceId: "x" }, { method: "GET", url: `${V}/limits`, referenceId: "y" }] });
+  assert.equal(many.status, 400);
+  await control.limits(sb.url, { compositeMaxSubrequests: 25 });
+  const used = async () => Number(/api-usage=(\d+)/.exec((await sf("GET", "/limits")).headers.get("sforce-limit-info"))[1]);
+  const before = await used();
+  await sf("POST", "/composite", { compositeRequest: [{ method: "GET", url: `${V}/limits`, referenceId: "x" }, { method: "GET", url: `${V}/limits`, referenceId: "y" }] });
+  assert.equal(await used(), before + 2, "a composite call with two subrequests counts once (plus the read of the counter)");
+});
+
 test("daily allocation exhausted → 403 REQUEST_LIMIT_EXCEEDED", async () => {
   await control.limits(sb.url, { dailyApiRequests: 3 });
   for (let i = 0; i < 3; i++) assert.equal((await sf("GET", "/limits")).status, 200);
