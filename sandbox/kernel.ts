@@ -283,6 +283,8 @@ export class Kernel {
   private profile!: VendorProfile;
   private stats: { routes: Record<string, RouteStats>; faults: Record<string, number> } = { routes: {}, faults: {} };
   private inFlight = 0;
+  /** Arrival time of each request being handled, for limits on long-running requests. */
+  private runningSince = new Map<SandboxRequest, number>();
 
   constructor(defaults: Record<string, number>, overrides: Record<string, number> = {}) {
     this.limits = { ...defaults, ...overrides };
@@ -364,6 +366,7 @@ export class Kernel {
       return send(res, this.decorated(req, this.profile.notFound(req)));
     }
     this.inFlight++;
+    this.runningSince.set(req, Date.now());
     try {
       const outcome = await this.process(route, req);
       if (outcome === "reset" || outcome === "lost") {
@@ -375,7 +378,16 @@ export class Kernel {
       send(res, outcome);
     } finally {
       this.inFlight--;
+      this.runningSince.delete(req);
     }
+  }
+
+  /** How many requests other than `except` have been in flight for at least `ms`. */
+  runningLongerThan(ms: number, except?: SandboxRequest): number {
+    const cutoff = Date.now() - ms;
+    let n = 0;
+    for (const [r, at] of this.runningSince) if (r !== except && at <= cutoff) n++;
+    return n;
   }
 
   private async process(route: CompiledRoute, req: SandboxRequest): Promise<Reply | "reset" | "lost"> {

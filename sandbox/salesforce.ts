@@ -13,6 +13,9 @@ export const SALESFORCE_LIMITS = {
   queryBatchSize: 2000,
   /** sObject Collections take at most 200 records per call. */
   collectionMaxRecords: 200,
+  /** Requests running 20 s or longer: at most 25 at a time in production orgs (5 in Developer Edition). */
+  longRunningConcurrent: 25,
+  longRunningMs: 20_000,
   /** Subrequests in one /composite call. */
   compositeMaxSubrequests: 25,
   /** Session lifetime [~]: orgs default to a 2 h session timeout. */
@@ -704,6 +707,7 @@ export async function start(options: SalesforceOptions = {}): Promise<RunningSan
         if (!t || t === "expired") return { status: 401, body: [{ message: "Session expired or invalid", errorCode: "INVALID_SESSION_ID" }] };
         req.principal = t.subject;
         if (usage.count() >= k.limits.dailyApiRequests!) return { status: 403, body: [{ message: "TotalRequests Limit exceeded.", errorCode: "REQUEST_LIMIT_EXCEEDED" }] };
+        if (k.runningLongerThan(k.limits.longRunningMs!, req) >= k.limits.longRunningConcurrent!) return { status: 403, body: [{ message: "ConcurrentPerOrgLongTxn Limit exceeded.", errorCode: "REQUEST_LIMIT_EXCEEDED" }] };
         usage.add();
         return undefined;
       },

@@ -298,6 +298,18 @@ test("daily allocation exhausted → 403 REQUEST_LIMIT_EXCEEDED", async () => {
   assert.equal(r.headers.get("sforce-limit-info"), "api-usage=3/3");
 });
 
+test("long-running requests: over the concurrent cap → 403 ConcurrentPerOrgLongTxn", async () => {
+  await control.limits(sb.url, { longRunningConcurrent: 2, longRunningMs: 60 });
+  await control.faults(sb.url, [{ kind: "latency", ms: 250, path: "*/query" }]);
+  const slow = [1, 2].map(() => sf("GET", "/query?q=" + encodeURIComponent("SELECT Id FROM Account")));
+  await new Promise((r) => setTimeout(r, 120));
+  const refused = await sf("GET", "/limits");
+  assert.equal(refused.status, 403);
+  assert.deepEqual(refused.json, [{ message: "ConcurrentPerOrgLongTxn Limit exceeded.", errorCode: "REQUEST_LIMIT_EXCEEDED" }]);
+  assert.deepEqual((await Promise.all(slow)).map((r) => r.status), [200, 200]);
+  assert.equal((await sf("GET", "/limits")).status, 200, "free again once they finish");
+});
+
 test("injected faults use Salesforce's signals: 403 throttle, array 5xx body", async () => {
   await control.faults(sb.url, [{ kind: "throttle", count: 1 }, { kind: "error", status: 503, count: 1, path: "/services/data/*" }]);
   const e = await sf("GET", "/limits");
