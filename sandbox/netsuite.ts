@@ -509,7 +509,7 @@ export async function start(options: NetSuiteOptions = {}): Promise<RunningSandb
     /** SuiteQL's view: lower-case columns, values as strings, dates as M/D/YYYY (the account's date format) [~]. */
     const suiteqlTables = (): Record<string, Record<string, unknown>[]> => {
       const s = (v: unknown) => (v === undefined || v === null ? null : String(v));
-      const d = (v: unknown) => (typeof v === "string" ? mdy(v) : null);
+      const d = (v: unknown) => (typeof v === "string" ? new ShownDate(mdy(v), Date.parse(v)) : null);
       const id = (v: unknown) => s((v as { id?: string } | null)?.id);
       const customers = k.store.all("customer").map((c) => ({ id: s(c.id), entityid: s(c.entityId), companyname: s(c.companyName), email: s(c.email), phone: s(c.phone), externalid: s(c.externalId), subsidiary: id(c.subsidiary), currency: id(c.currency), datecreated: d(c.dateCreated), lastmodifieddate: d(c.lastModifiedDate) }));
       const tran = (type: string, code: string) =>
@@ -716,6 +716,14 @@ function unquote(s: string): string {
 
 class SuiteQlError extends Error {}
 
+/** A date column: shown as M/D/YYYY, compared and sorted by its full timestamp (as NetSuite does). */
+class ShownDate {
+  constructor(readonly shown: string, readonly at: number) {}
+  toString(): string {
+    return this.shown;
+  }
+}
+
 /**
  * THIN subset of SuiteQL: SELECT columns or * FROM one table [WHERE …] [ORDER BY …]. Conditions: = <> != < <= > >=,
  * LIKE, IS [NOT] NULL, IN (…), AND / OR / parentheses; literals: 'text', numbers, TO_DATE('…','YYYY-MM-DD').
@@ -766,7 +774,7 @@ function runSuiteQl(q: string, tables: Record<string, Record<string, unknown>[]>
   };
   type Cond = (row: Record<string, unknown>) => boolean;
   const compare = (a: unknown, b: unknown): number => {
-    if (b && typeof b === "object" && "date" in b) return Date.parse(a ? new Date(String(a)).toISOString() : "") - (b as { date: number }).date;
+    if (b && typeof b === "object" && "date" in b) return (a instanceof ShownDate ? a.at : NaN) - (b as { date: number }).date;
     if (typeof b === "number") return Number(a) - b;
     return String(a).localeCompare(String(b));
   };
@@ -856,13 +864,14 @@ function runSuiteQl(q: string, tables: Record<string, Record<string, unknown>[]>
       for (const o of order) {
         const x = a[o.col];
         const y = b[o.col];
-        const d = x == null ? (y == null ? 0 : -1) : y == null ? 1 : /^-?\d+(\.\d+)?$/.test(String(x)) && /^-?\d+(\.\d+)?$/.test(String(y)) ? Number(x) - Number(y) : String(x).localeCompare(String(y));
+        const d = x == null ? (y == null ? 0 : -1) : y == null ? 1 : x instanceof ShownDate && y instanceof ShownDate ? x.at - y.at : /^-?\d+(\.\d+)?$/.test(String(x)) && /^-?\d+(\.\d+)?$/.test(String(y)) ? Number(x) - Number(y) : String(x).localeCompare(String(y));
         if (d) return o.desc ? -d : d;
       }
       return 0;
     });
   }
   if (i < toks.length) throw new SuiteQlError(`Unexpected token ${toks[i]}`);
-  if (cols.length === 1 && cols[0] === "*") return rows.map((r) => ({ ...r }));
-  return rows.map((r) => Object.fromEntries(cols.map((c) => [column(c), r[c] ?? null])));
+  const plain = (v: unknown) => (v instanceof ShownDate ? v.shown : v);
+  if (cols.length === 1 && cols[0] === "*") return rows.map((r) => Object.fromEntries(Object.entries(r).map(([c, v]) => [c, plain(v)])));
+  return rows.map((r) => Object.fromEntries(cols.map((c) => [column(c), plain(r[c] ?? null)])));
 }

@@ -268,6 +268,8 @@ export async function start(options: SalesforceOptions = {}): Promise<RunningSan
     const compare = (a: unknown, b: unknown, t: FieldType): number => {
       if (t === "datetime" || t === "date") return Date.parse(String(a).replace("+0000", "Z")) - Date.parse(String(b).replace("+0000", "Z"));
       if (typeof a === "number" && typeof b === "number") return a - b;
+      // Ids are case-sensitive and match in their 15- or 18-character form.
+      if (t === "id" || t === "reference") return String(a).slice(0, 15) === String(b).slice(0, 15) ? 0 : String(a) < String(b) ? -1 : 1;
       return String(a).toLowerCase().localeCompare(String(b).toLowerCase());
     };
 

@@ -200,6 +200,8 @@ test("SuiteQL: transient header, filters, paging, unknown table/column", async (
   assert.equal(paged.json.items[0].itemid, "WID-1");
   const dated = await q("SELECT id FROM transaction WHERE lastmodifieddate >= TO_DATE('2020-01-01', 'YYYY-MM-DD')");
   assert.equal(dated.json.totalResults, 3);
+  const later = await q(`SELECT id FROM transaction WHERE lastmodifieddate > TO_TIMESTAMP('${new Date(Date.now() + 1000).toISOString()}')`);
+  assert.equal(later.json.totalResults, 0, "compared by timestamp, not by the shown day");
   assert.equal((await q("SELECT id FROM nothing")).status, 400);
   assert.equal((await q("SELECT nope FROM customer")).status, 400);
   assert.equal((await ns("POST", "/services/rest/query/v1/suiteql", { q: "SELECT id FROM customer" })).status, 400, "Prefer: transient missing");

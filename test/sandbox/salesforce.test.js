@@ -166,6 +166,10 @@ test("SOQL: relationship fields, child sub-query, WHERE on LastModifiedDate, ORD
   assert.deepEqual(lines.records.map((l) => l.Quantity), [100, 1]);
   assert.equal(lines.records[0].TotalPrice, 999.5);
   assert.equal(lines.records[0].Product2.ProductCode, "WID-1");
+  const byShortId = await sf("GET", "/query?q=" + encodeURIComponent(`SELECT Name FROM Opportunity WHERE Id = '${opp.attributes.url.split("/").pop().slice(0, 15)}'`));
+  assert.equal(byShortId.json.records[0].Name, opp.Name ?? "Acme - 100 widgets");
+  const byAccount = await sf("GET", "/query?q=" + encodeURIComponent(`SELECT Name FROM Opportunity WHERE AccountId = '${opp.attributes.url.split("/").pop()}'`));
+  assert.equal(byAccount.json.totalSize, 0, "an opportunity id is not an account id");
   const future = await sf("GET", "/query?q=" + encodeURIComponent("SELECT Id FROM Account WHERE LastModifiedDate > 2099-01-01T00:00:00Z"));
   assert.equal(future.json.totalSize, 0);
   const noLines = await sf("GET", "/query?q=" + encodeURIComponent("SELECT Id, (SELECT Id FROM Opportunities) FROM Account WHERE Name = 'Initech Ltd'"));
