@@ -2,7 +2,7 @@
 // Models: Basic auth of a communication user, the CSRF token + session cookie handshake (403 with
 // "x-csrf-token: Required"), API_SALES_ORDER_SRV A_SalesOrder deep insert (201 + location + {d:…}), reads with
 // $filter / $select / $expand / $orderby / $top / $skip / $inlinecount, ETag-guarded header updates, sap-message
-// warnings, API_BUSINESS_PARTNER customers, API_BILLING_DOCUMENT_SRV invoices (read), $batch with changesets,
+// warnings, API_BUSINESS_PARTNER partners and customers, API_BILLING_DOCUMENT_SRV invoices (read), $batch with changesets,
 // and the V2 error JSON. Not modelled: Atom XML (only JSON is served), OAuth / X.509.
 import { randomBytes } from "node:crypto";
 import { Halt, SlidingWindow, basicAuth, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
@@ -31,8 +31,8 @@ interface EntitySet {
   type: string;
   key: string;
   fields: Record<string, "string" | "decimal" | "date" | "datetimeoffset">;
-  /** Navigation properties → entity set holding the children and the child's field pointing back. */
-  navs: Record<string, { set: string; back: string }>;
+  /** Navigation properties → entity set holding the children and the child's field pointing back; single = 0..1. */
+  navs: Record<string, { set: string; back: string; single?: boolean }>;
   component: string;
 }
 
@@ -58,6 +58,14 @@ const SETS: Record<string, EntitySet> = {
     type: "API_BUSINESS_PARTNER.A_BusinessPartnerType",
     key: "BusinessPartner",
     fields: { BusinessPartner: "string", Customer: "string", BusinessPartnerCategory: "string", BusinessPartnerFullName: "string", OrganizationBPName1: "string", OrganizationBPName2: "string", SearchTerm1: "string", SearchTerm2: "string", CreationDate: "date", LastChangeDate: "date" },
+    navs: { to_Customer: { set: "A_Customer", back: "Customer", single: true } },
+    component: "LO-MD-BP",
+  },
+  A_Customer: {
+    service: SERVICES.businessPartner,
+    type: "API_BUSINESS_PARTNER.A_CustomerType",
+    key: "Customer",
+    fields: { Customer: "string", CustomerName: "string", CustomerFullName: "string", CustomerAccountGroup: "string", CreationDate: "date" },
     navs: {},
     component: "LO-MD-BP",
   },
@@ -137,7 +145,8 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       const out: Record<string, unknown> = { __metadata: { id: uri, uri, type: set.type, ...(etag(r) ? { etag: etag(r) } : {}) } };
       for (const f of Object.keys(set.fields)) if (!select || select.includes(f)) out[f] = r[f] ?? (set.fields[f] === "decimal" ? "0" : "");
       for (const [nav, rel] of Object.entries(set.navs)) {
-        if (expand.includes(nav)) out[nav] = { results: k.store.all(rel.set).filter((c) => c[rel.back] === r[set.key]).map((c) => present(req, rel.set, c)) };
+        const children = () => k.store.all(rel.set).filter((c) => c[rel.back] === r[set.key]).map((c) => present(req, rel.set, c));
+        if (expand.includes(nav)) out[nav] = rel.single ? (children()[0] ?? null) : { results: children() };
         else if (!select) out[nav] = { __deferred: { uri: `${uri}/${nav}` } };
       }
       return out;
@@ -226,7 +235,12 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       const r = findByKey(req, set);
       const rel = set.navs[req.params.nav!];
       if (!rel) throw error(404, "/IWBEP/CM_MGW_RT/021", `Navigation property '${req.params.nav}' not found.`, set);
-      return { status: 200, body: { d: { results: k.store.all(rel.set).filter((c) => c[rel.back] === r[set.key]).map((c) => present(req, rel.set, c)) } } };
+      const children = k.store.all(rel.set).filter((c) => c[rel.back] === r[set.key]).map((c) => present(req, rel.set, c));
+      if (rel.single) {
+        if (!children[0]) throw error(404, "/IWBEP/CM_MGW_RT/020", `Resource not found for segment '${req.params.nav}'.`, set); // [~]
+        return { status: 200, body: { d: children[0] } };
+      }
+      return { status: 200, body: { d: { results: children } } };
     };
 
     const decimalString = (set: EntitySet, field: string, v: unknown): string => {
@@ -309,6 +323,13 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       return { status: 204, headers: { dataserviceversion: "2.0" } };
     };
 
+    /** A business partner in the customer role is also a customer (same number). */
+    const storePartner = (bp: StoredRecord, seed: boolean): StoredRecord => {
+      k.store.insert("A_BusinessPartner", bp.BusinessPartner as string, bp, { seed });
+      if (bp.Customer) k.store.insert("A_Customer", bp.Customer as string, { Customer: bp.Customer, CustomerName: bp.OrganizationBPName1, CustomerFullName: bp.BusinessPartnerFullName ?? bp.OrganizationBPName1, CustomerAccountGroup: "CUST", CreationDate: bp.CreationDate }, { seed });
+      return bp;
+    };
+
     const createBusinessPartner = (req: SandboxRequest): Reply => {
       requireJson(req);
       const set = SETS.A_BusinessPartner!;
@@ -319,7 +340,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       const roles = ((body.to_BusinessPartnerRole as { results?: { BusinessPartnerRole?: string }[] } | undefined)?.results ?? (body.to_BusinessPartnerRole as { BusinessPartnerRole?: string }[] | undefined) ?? []).map((r) => r.BusinessPartnerRole);
       const number = String(++partnerNumber);
       const bp: StoredRecord = { BusinessPartner: number, Customer: roles.includes("FLCU01") || roles.includes("FLCU00") ? number : "", BusinessPartnerCategory: body.BusinessPartnerCategory, BusinessPartnerFullName: [body.OrganizationBPName1, body.OrganizationBPName2].filter(Boolean).join(" "), OrganizationBPName1: body.OrganizationBPName1 ?? "", OrganizationBPName2: body.OrganizationBPName2 ?? "", SearchTerm1: body.SearchTerm1 ?? "", SearchTerm2: body.SearchTerm2 ?? "", CreationDate: sapDate(Date.now()), LastChangeDate: sapDate(Date.now()) };
-      k.store.insert("A_BusinessPartner", number, bp);
+      storePartner(bp, false);
       return { status: 201, headers: { location: `${base(req, set.service)}/A_BusinessPartner('${number}')`, dataserviceversion: "2.0" }, body: { d: present(req, "A_BusinessPartner", bp) } };
     };
 
@@ -374,7 +395,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
     const seed = (): void => {
       const partner = (name: string, currency: string) => {
         const n = String(++partnerNumber);
-        return k.store.insert("A_BusinessPartner", n, { BusinessPartner: n, Customer: n, BusinessPartnerCategory: "2", BusinessPartnerFullName: name, OrganizationBPName1: name, OrganizationBPName2: "", SearchTerm1: name.split(" ")[0]!.toUpperCase(), SearchTerm2: "", CreationDate: sapDate(Date.now()), LastChangeDate: sapDate(Date.now()), Currency: currency }, { seed: true });
+        return storePartner({ BusinessPartner: n, Customer: n, BusinessPartnerCategory: "2", BusinessPartnerFullName: name, OrganizationBPName1: name, OrganizationBPName2: "", SearchTerm1: name.split(" ")[0]!.toUpperCase(), SearchTerm2: "", CreationDate: sapDate(Date.now()), LastChangeDate: sapDate(Date.now()), Currency: currency }, true);
       };
       const inlandsKunde = partner("Inlandskunde DE 1", "EUR");
       partner("Globex GmbH", "EUR");
@@ -444,7 +465,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
         }
         if (type === "A_BusinessPartner") {
           const n = String(++partnerNumber);
-          return k.store.insert(type, n, { BusinessPartner: n, Customer: n, BusinessPartnerCategory: "2", OrganizationBPName1: "", ...input }, { seed: true });
+          return storePartner({ BusinessPartner: n, Customer: n, BusinessPartnerCategory: "2", OrganizationBPName1: "", CreationDate: sapDate(Date.now()), ...input }, true);
         }
         throw new Error("seed A_BusinessPartner or A_BillingDocument (sales orders: POST A_SalesOrder)");
       },

@@ -141,6 +141,11 @@ test("business partner create and billing documents read", async () => {
   const bp = await call(sb.url, "POST", `${BP}/A_BusinessPartner`, { body: { BusinessPartnerCategory: "2", OrganizationBPName1: "Hooli", SearchTerm1: "HOOLI", to_BusinessPartnerRole: { results: [{ BusinessPartnerRole: "FLCU01" }] } }, headers: { ...json, ...t } });
   assert.equal(bp.status, 201);
   assert.equal(bp.json.d.Customer, bp.json.d.BusinessPartner);
+  const cust = await call(sb.url, "GET", `${BP}/A_Customer('${bp.json.d.Customer}')`, { headers: json });
+  assert.equal(cust.json.d.CustomerName, "Hooli");
+  const viaNav = await call(sb.url, "GET", `${BP}/A_BusinessPartner('${bp.json.d.BusinessPartner}')?$expand=to_Customer`, { headers: json });
+  assert.equal(viaNav.json.d.to_Customer.Customer, bp.json.d.Customer, "a 0..1 navigation expands to an object");
+  assert.equal((await call(sb.url, "GET", `${BP}/A_BusinessPartner('${bp.json.d.BusinessPartner}')/to_Customer`, { headers: json })).json.d.CustomerName, "Hooli");
   const so = await call(sb.url, "POST", `${SO}/A_SalesOrder`, { body: order({ SoldToParty: bp.json.d.Customer }), headers: { ...json, ...t } });
   assert.equal(so.status, 201, "the new customer can order");
   assert.equal((await call(sb.url, "POST", `${BP}/A_BusinessPartner`, { body: { BusinessPartnerCategory: "2" }, headers: { ...json, ...t } })).status, 400);
