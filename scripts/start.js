@@ -37,6 +37,7 @@ module.exports = {
   credentialSecret: process.env.KEELSON_CREDENTIAL_SECRET || "keelson-demo-only",
   logging: { console: { level: "info", metrics: false, audit: false } },
   editorTheme: { tours: false },
+  telemetry: { enabled: false },
 };
 `,
 );
