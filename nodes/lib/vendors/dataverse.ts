@@ -173,14 +173,18 @@ export class DataverseAdapter implements CrmAdapter {
     await this.call({ method: "PATCH", path: `${API}/${set}(${id})`, body, headers: { "If-Match": "*" }, idempotent: true, ...corr(ctx) });
   }
 
-  /** One request through the connection, after taking `weight` service-protection slots. */
+  /**
+   * One request through the connection, after taking `weight` service-protection slots. All but the last are
+   * given back at once (they only mark arrivals in the window), so a batch larger than the limit cannot wait
+   * for slots it holds itself.
+   */
   private async call(request: HttpRequest, weight = 1): Promise<HttpResponse> {
-    const releases: Array<() => void> = [];
+    for (let i = 1; i < weight; i++) (await this.rate.acquire())();
+    const release = await this.rate.acquire();
     try {
-      for (let i = 0; i < weight; i++) releases.push(await this.rate.acquire());
       return await this.connection.request(request);
     } finally {
-      for (const release of releases) release();
+      release();
     }
   }
 
