@@ -107,11 +107,12 @@ for (const [system, vendor] of Object.entries(VENDORS)) {
     }
 
     test("fault latency beyond the timeout: retried; a short outage: retried and succeeded", async () => {
-      const slow = createCrmAdapter({ ...vendor.settings(sb), ...FAST, timeoutMs: 150 });
+      // Backoffs long enough that the retries outlast the 30 ms outage.
+      const slow = createCrmAdapter({ ...vendor.settings(sb), ...FAST, timeoutMs: 150, retry: { maxAttempts: 8, baseDelayMs: 40, maxDelayMs: 80, maxElapsedMs: 5000 } });
       try {
         await faults(sb, [{ kind: "latency", ms: 400, count: 1, method: "GET" }]);
         assert.ok(await slow.findAccount("externalId", "C-1001") !== null);
-        await faults(sb, [{ kind: "outage", durationMs: 60, mode: "reset" }]);
+        await faults(sb, [{ kind: "outage", durationMs: 30, mode: "reset" }]);
         const found = await slow.findAccount("externalId", "C-1001");
         assert.ok(found === undefined || typeof found === "object");
       } finally {
@@ -188,3 +189,30 @@ const UPSERT_PATH = { salesforce: "*/composite/sobjects/*", hubspot: "*/batch/up
 function nameOf(system, name) {
   return system === "salesforce" ? { Name: name } : { name };
 }
+
+test("the correlation id travels to the vendor as a header, the same on every retry", async () => {
+  const http = require("node:http");
+  const seen = [];
+  let calls = 0;
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers["x-correlation-id"]);
+    calls++;
+    if (calls === 1) {
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: "error", category: "SERVICE_UNAVAILABLE", message: "down" }));
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ id: "1", properties: { name: "Acme", erp_customer_id: "C-1" } }));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const adapter = createCrmAdapter({ system: "hubspot", baseUrl: `http://127.0.0.1:${server.address().port}`, auth: "private-app", credentials: { accessToken: "t" }, ...FAST });
+  try {
+    const found = await adapter.findAccount("externalId", "C-1", { correlationId: "order-4711" });
+    assert.equal(found.id, "1");
+    assert.deepEqual(seen, ["order-4711", "order-4711"]);
+  } finally {
+    await adapter.close();
+    server.close();
+  }
+});

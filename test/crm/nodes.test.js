@@ -253,3 +253,26 @@ test("an opportunity that does not make a valid Quote leaves by output 2 naming 
     await sb.close();
   }
 });
+
+test("a listing that fails on page 2 reaches Catch and leaves the watermark at page 1", async () => {
+  const sb = await VENDORS.salesforce.start({ queryBatchSize: 2 });
+  try {
+    const settings = VENDORS.salesforce.settings(sb);
+    const watermark = `w-fail-${Date.now()}`;
+    await helper.load(NODES, flow(settings, { operation: "list-changed", watermark }), { conn: settings.credentials });
+    // The first page comes from /query; the next ones from /query/{locator}, which now fails for good.
+    await faults(sb, [{ kind: "error", status: 500, path: "/services/data/*/query/*" }]);
+    const first = nextMessage(helper.getNode("ok"));
+    const caught = nextMessage(helper.getNode("caught"), 4000);
+    helper.getNode("acct").receive({});
+    const page1 = await first;
+    const err = await caught;
+    assert.match(err.error.message, /500/);
+    assert.equal(page1.page, 1);
+    const store = await helper.getNode("st").store();
+    assert.equal(await store.getWatermark(watermark), page1.watermark, "the watermark of the page that was sent, no further");
+  } finally {
+    await helper.unload();
+    await sb.close();
+  }
+});

@@ -142,7 +142,7 @@ export interface CrmConnectionSettings {
   logger?: Logger;
 }
 
-/** The vendor's published defaults with the user's overrides on top (an explicit 0 / none clears one). */
+/** The vendor's published defaults with the user's overrides on top; the batch size never exceeds the vendor's ceiling. */
 export function connectionLimits(settings: CrmConnectionSettings): Pick<ConnectionOptions, "rateLimit" | "concurrency"> & { maxBatchSize: number } {
   const vendor = VENDOR_LIMITS[settings.system] ?? {};
   const rateLimit = settings.rateLimit ?? vendor.rateLimit;
