@@ -276,3 +276,41 @@ test("a listing that fails on page 2 reaches Catch and leaves the watermark at p
     await sb.close();
   }
 });
+
+test("the example flow runs against a sandbox from environment variables alone", async () => {
+  const path = require("node:path");
+  const fs = require("node:fs");
+  const coreDir = path.dirname(require.resolve("@node-red/nodes/package.json"));
+  const inject = require(path.join(coreDir, "core/common/20-inject.js"));
+  const debug = require(path.join(coreDir, "core/common/21-debug.js"));
+  const comment = require(path.join(coreDir, "core/common/90-comment.js"));
+  const sb = await VENDORS.hubspot.start();
+  const saved = { ...process.env };
+  Object.assign(process.env, { CRM_SYSTEM: "hubspot", CRM_BASE_URL: sb.url, CRM_ACCESS_TOKEN: require("../../dist/sandbox/hubspot.js").HUBSPOT_DEFAULTS.privateAppToken, KEELSON_STORE: "memory" });
+  try {
+    const flowJson = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "flows", "crm-example.json"), "utf8"));
+    const credentials = {};
+    for (const n of flowJson) if (n.credentials) {
+      credentials[n.id] = n.credentials;
+      delete n.credentials;
+    }
+    await helper.load([...NODES, inject, debug, comment], flowJson, credentials);
+    const find = flowJson.find((n) => n.type === "keelson-crm-account" && n.operation === "find");
+    const done = flowJson.find((n) => n.type === "debug" && n.name === "done");
+    const got = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("nothing reached the debug node")), 4000);
+      helper.getNode(done.id).on("input", (msg) => {
+        clearTimeout(timer);
+        resolve(msg);
+      });
+    });
+    helper.getNode(find.id).receive({ erpId: "C-1001" });
+    const msg = await got;
+    assert.equal(msg.payload.name, "Globex GmbH");
+    assert.ok(msg.raw, "the example asks for the vendor record too");
+  } finally {
+    process.env = saved;
+    await helper.unload();
+    await sb.close();
+  }
+});
