@@ -289,8 +289,11 @@ class Generator {
     const order = jsonataKeyOrder(keyValues);
     const sets = order.map((idx) => {
       const key = keyValues[idx]!;
-      const assign = key === "__proto__" ? `rt.setKey(${o}, ${this.k(key)}, ${v})` : `${o}[${this.k(key)}] = ${v}`;
-      return `${v} = ${this.gen(pairs[idx]![1], inner)}; if (${v} !== undefined) ${assign};`;
+      const assign = (value: string): string =>
+        key === "__proto__" ? `rt.setKey(${o}, ${this.k(key)}, ${value})` : `${o}[${this.k(key)}] = ${value}`;
+      const valueNode = pairs[idx]![1];
+      if (isLiteral(valueNode)) return `${assign(this.gen(valueNode, inner))};`;
+      return `${v} = ${this.gen(valueNode, inner)}; if (${v} !== undefined) ${assign(v)};`;
     });
     return `((${i}) => { if (Array.isArray(${i})) return ${general.replace("INPUT", i)}; const ${o} = {}; let ${v}; ${sets.join(" ")} return ${o}; })(${inputCode})`;
   }
@@ -377,6 +380,7 @@ class Generator {
       if (fast) return fast;
       return `rt.callBuiltin(${this.resolve(library, c.scope)}, [${args.join(", ")}], ${context})`;
     }
+    if (args.length === 1) return `rt.call1(st, ${this.gen(node.procedure, c)}, ${args[0]}, ${context})`;
     return `rt.call(st, ${this.gen(node.procedure, c)}, [${args.join(", ")}], ${context})`;
   }
 
@@ -496,8 +500,8 @@ class Generator {
         return undefined;
       }
     }
-    const keys = steps.map((s) => this.k(s.value));
-    return `rt.fieldPath(${c.input}, [${keys.join(", ")}])`;
+    if (steps.length === 1) return `rt.field(${c.input}, ${this.k(steps[0].value)})`;
+    return `rt.fieldPath(${c.input}, ${this.k(Object.freeze(steps.map((s) => s.value as string)))})`;
   }
 
   private sortStep(s: Node, input: string, c: Ctx, tupleNames: Set<string> | undefined): string {
@@ -508,6 +512,9 @@ class Generator {
 
   private tupleStep(s: Node, input: string, tuples: string, c: Ctx, names: Set<string>): string {
     if (s.type === "sort") throw new Unsupported("a sort in a path with bindings");
+    for (const name of [s.focus, s.index, ...(s.stages ?? []).map((stage: Node) => stage.value)]) {
+      if (name === "__proto__") throw new Unsupported("a binding named $__proto__");
+    }
     const before = new Set(names);
     const x = this.fresh("x");
     const t = this.fresh("t");
@@ -527,6 +534,11 @@ class Generator {
     const stageList = stages.length ? `[${stages.join(", ")}]` : "undefined";
     return `rt.tupleStep(${input}, ${tuples}, ((${x}, ${t}) => ${stepCode}), ${focus}, ${index}, ${stageList})`;
   }
+}
+
+/** A literal without filters: its value is never undefined. */
+function isLiteral(node: Node): boolean {
+  return (node.type === "string" || node.type === "number" || node.type === "value") && !node.predicate && !node.group && !node.keepArray;
 }
 
 function applyWrappers(code: string, wrappers: string[]): string {

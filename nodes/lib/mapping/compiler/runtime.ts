@@ -103,7 +103,8 @@ export function normKeep(r: any): any {
 }
 
 export function isFunction(v: any): boolean {
-  return (v && (v._jsonata_function === true || v._jsonata_lambda === true)) || typeof v === "function";
+  if (typeof v === "function") return true;
+  return typeof v === "object" && v !== null && (v._jsonata_function === true || v._jsonata_lambda === true);
 }
 
 /** jsonata's isNumeric: NaN is not a number, and an infinite number is an error. */
@@ -349,7 +350,10 @@ export function tupleStep(
 ): Seq {
   let result = seq();
   result.tupleStream = true;
-  if (tuples === undefined) tuples = input.map((item: any) => ({ "@": item }));
+  if (tuples === undefined) {
+    tuples = [];
+    for (let i = 0; i < input.length; i++) tuples.push({ "@": input[i] });
+  }
   for (let e = 0; e < tuples!.length; e++) {
     const tb = tuples![e];
     let res = fn(tb["@"], tb);
@@ -357,8 +361,7 @@ export function tupleStep(
       if (!Array.isArray(res)) res = [res];
       if ((res as Seq).tupleStream) throw BAIL;
       for (let b = 0; b < res.length; b++) {
-        const tuple = Object.create(null);
-        Object.assign(tuple, tb);
+        const tuple = Object.assign({}, tb);
         if (focus !== undefined) {
           tuple[focus] = res[b];
           tuple["@"] = tb["@"];
@@ -596,7 +599,8 @@ interface Signature {
 
 export function lambda(fn: (...args: any[]) => any, signature: Signature | undefined): any {
   (fn as any)[LAMBDA] = true;
-  if (signature) (fn as any).signature = signature;
+  // always an own property, so call() never searches the prototype chain for it
+  (fn as any).signature = signature;
   return fn;
 }
 
@@ -631,36 +635,52 @@ export function begin(st: EvalState): void {
 
 /** Applies any function value (jsonata's apply without the tail-call trampoline). */
 export function call(st: EvalState, f: any, args: any[], ctx: any): any {
-  if (f && f[ARGUMENT] === true && typeof f === "function") return f(...args);
-  if (typeof f === "function" && f[LAMBDA] === true) {
-    const validated = f.signature ? f.signature.validate(args, ctx) : args;
-    st.cc = ctx;
-    return f(...validated);
-  }
-  if (f && f._jsonata_lambda === true) throw BAIL;
-  if (f && f._jsonata_function === true) return callBuiltin(f, args, ctx);
   if (typeof f === "function") {
+    if (f[LAMBDA] === true) {
+      const validated = f.signature ? f.signature.validate(args, ctx) : args;
+      st.cc = ctx;
+      return validated.length === 1 ? f(validated[0]) : f(...validated);
+    }
+    if (f[ARGUMENT] === true) return f(...args);
     for (const a of args) if (isFunction(a)) throw BAIL;
     const validated = f.signature ? f.signature.validate(args, ctx) : args;
     const result = f.apply(ctx, validated);
     if (isPromise(result) || isIterable(result)) throw BAIL;
     return result;
   }
+  if (typeof f === "object" && f !== null) {
+    if (f._jsonata_function === true) return callBuiltin(f, args, ctx);
+  }
   throw BAIL;
+}
+
+/** call() with one argument, the commonest shape, without building an argument list for lambdas. */
+export function call1(st: EvalState, f: any, arg: any, ctx: any): any {
+  if (typeof f === "function" && f[LAMBDA] === true && f.signature === undefined) {
+    st.cc = ctx;
+    return f(arg);
+  }
+  return call(st, f, [arg], ctx);
 }
 
 /** Applies a library function object: its signature validation, then its implementation. */
 export function callBuiltin(f: Builtin, args: any[], ctx: any): any {
   const validated = f.signature ? f.signature.validate(args, ctx) : args;
-  const result = f.implementation.apply({ input: ctx, createSequence: createSequence, environment: environment() }, validated);
+  const result = f.implementation.apply(new Focus(ctx), validated);
   if (isPromise(result) || isIterable(result)) throw BAIL;
   return result;
 }
 
-/** The little of jsonata's environment its date functions read: the evaluation's timestamp. */
-function environment(): { timestamp: Date } {
-  current.env ??= { timestamp: new Date(current.ts) };
-  return current.env;
+/** What jsonata passes library functions as `this`; its date functions read the evaluation's timestamp. */
+class Focus {
+  constructor(readonly input: unknown) {}
+  get environment(): { timestamp: Date } {
+    current.env ??= { timestamp: new Date(current.ts) };
+    return current.env;
+  }
+  createSequence(...items: unknown[]): Seq {
+    return createSequence(...items);
+  }
 }
 
 function createSequence(...items: unknown[]): Seq {
@@ -986,10 +1006,26 @@ export function libraryReady(): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Shortcuts the generated code uses for common shapes; each gives what the general code would.
 
-/** `$string(v)` with one argument: the context is never used. */
+/** `$string(v)` with one argument: the context is never used; numbers are formatted as jsonata does. */
 export function fastString(v: any): any {
   if (typeof v === "string") return v;
+  if (typeof v === "number" && Number.isFinite(v)) {
+    // a number whose shortest form has at most 15 digits is unchanged by jsonata's toPrecision(15)
+    const shortest = String(v);
+    return shortest.length <= 15 || Number.isInteger(v) ? shortest : String(Number(v.toPrecision(15)));
+  }
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (v === null) return "null";
   return callBuiltin(lib.string, [v], null);
+}
+
+/** A single field of the context (`Name`); arrays take the general path code. */
+export function field(input: any, key: string): any {
+  if (input === null || typeof input !== "object") return undefined;
+  if (Array.isArray(input)) return namePath(input, [key]);
+  if (input._jsonata_function === true || input._jsonata_lambda === true || !hasOwn.call(input, key)) return undefined;
+  const v = input[key];
+  return Array.isArray(v) ? namePath(input, [key]) : v;
 }
 
 /**
