@@ -1,5 +1,5 @@
-import jsonata from "jsonata";
 import { validatorFor, type Violation } from "../canonical/schemas";
+import { compileJsonata, type CompiledExpression } from "./compiler";
 
 /** Limits that stop a runaway mapping: wall time per evaluation and depth of nested evaluation. */
 export interface MappingLimits {
@@ -50,18 +50,29 @@ export class MappingRuntimeError extends Error {
   }
 }
 
-type Expression = ReturnType<typeof jsonata>;
-
-/** A JSONata mapping compiled once, evaluated per message. */
+/**
+ * A JSONata mapping compiled once, evaluated per message. Most expressions are compiled to JavaScript; the rest
+ * run in the jsonata interpreter (`mode` says which, `reason` why), with the same results either way.
+ */
 export class Mapping {
   readonly expression: string;
   readonly limits: MappingLimits;
-  private readonly compiled: Expression;
+  private readonly compiled: CompiledExpression;
 
-  private constructor(expression: string, compiled: Expression, limits: MappingLimits) {
+  private constructor(expression: string, compiled: CompiledExpression, limits: MappingLimits) {
     this.expression = expression;
     this.compiled = compiled;
     this.limits = limits;
+  }
+
+  /** "compiled" when the expression runs as generated JavaScript, "interpreted" when jsonata evaluates it. */
+  get mode(): "compiled" | "interpreted" {
+    return this.compiled.mode;
+  }
+
+  /** Why the expression is interpreted (undefined when compiled). */
+  get reason(): string | undefined {
+    return this.compiled.reason;
   }
 
   static compile(expression: string, limits: Partial<MappingLimits> = {}): Mapping {
@@ -72,11 +83,9 @@ export class Mapping {
       timeoutMs: positive(limits.timeoutMs, DEFAULT_LIMITS.timeoutMs),
       maxDepth: positive(limits.maxDepth, DEFAULT_LIMITS.maxDepth),
     };
-    let compiled: Expression;
+    let compiled: CompiledExpression;
     try {
-      // The typings of jsonata 2.x omit the options argument that carries the guardrails.
-      const withOptions = jsonata as unknown as (e: string, o: { timeout: number; stack: number }) => Expression;
-      compiled = withOptions(expression, { timeout: effective.timeoutMs, stack: effective.maxDepth });
+      compiled = compileJsonata(expression, effective);
     } catch (err) {
       throw new MappingSyntaxError(err as JsonataErrorObject);
     }
