@@ -247,9 +247,9 @@ export function range(l: any, r: any): any {
   if (l === undefined || r === undefined || l > r) return undefined;
   const size = r - l + 1;
   if (size > 1e7) throw BAIL;
-  const result: Seq = new Array(size);
-  for (let item = l, i = 0; item <= r; item++, i++) result[i] = item;
-  result.sequence = true;
+  // pushed rather than preallocated: V8 keeps a pushed array packed, a huge preallocated one is not
+  const result = seq();
+  for (let item = l; item <= r; item++) result.push(item);
   return result;
 }
 
