@@ -270,24 +270,25 @@ class Generator {
 
   /** Object constructor / group-by over `inputCode`; tupleNames set when the input is a tuple stream. */
   private group(pairs: Node[][], inputCode: string, c: Ctx, tupleNames: Set<string> | undefined): string {
-    const keysLiteral = !tupleNames && pairs.every((p) => p[0].type === "string" && !p[0].predicate && !p[0].group && !p[0].keepArray);
+    const keysLiteral = !tupleNames && pairs.every((p) => isLiteral(p[0]) && p[0].type === "string");
     const keyValues = keysLiteral ? pairs.map((p) => p[0].value as string) : [];
     const literalOk =
       keysLiteral &&
       new Set(keyValues).size === keyValues.length &&
       !keyValues.includes("_jsonata_lambda") &&
       !keyValues.includes("_jsonata_function");
-    const keyFns = pairs.map((p) => this.itemFunction(p[0], c, tupleNames));
-    const valueFns = pairs.map((p) => this.itemFunction(p[1], c, tupleNames));
-    const general = `rt.group(INPUT, [${keyFns.join(", ")}], [${valueFns.join(", ")}])`;
-    if (!literalOk) return general.replace("INPUT", inputCode);
-    // Literal keys and a single (non-array) context: one entry per key, each value evaluated on the context.
+    if (!literalOk) {
+      const keyFns = pairs.map((p) => this.itemFunction(p[0], c, tupleNames));
+      const valueFns = pairs.map((p) => this.itemFunction(p[1], c, tupleNames));
+      return `rt.group(${inputCode}, [${keyFns.join(", ")}], [${valueFns.join(", ")}])`;
+    }
+    // Distinct literal keys: every item of the input lands in every key, so each value is evaluated once, on
+    // all the items appended together (rt.groupContext), in the key order jsonata's grouping produces.
     const i = this.fresh("i");
     const o = this.fresh("o");
     const v = this.fresh("x");
     const inner: Ctx = { ...c, input: i };
-    const order = jsonataKeyOrder(keyValues);
-    const sets = order.map((idx) => {
+    const sets = jsonataKeyOrder(keyValues).map((idx) => {
       const key = keyValues[idx]!;
       const assign = (value: string): string =>
         key === "__proto__" ? `rt.setKey(${o}, ${this.k(key)}, ${value})` : `${o}[${this.k(key)}] = ${value}`;
@@ -295,7 +296,7 @@ class Generator {
       if (isLiteral(valueNode)) return `${assign(this.gen(valueNode, inner))};`;
       return `${v} = ${this.gen(valueNode, inner)}; if (${v} !== undefined) ${assign(v)};`;
     });
-    return `((${i}) => { if (Array.isArray(${i})) return ${general.replace("INPUT", i)}; const ${o} = {}; let ${v}; ${sets.join(" ")} return ${o}; })(${inputCode})`;
+    return `((${i}) => { ${i} = rt.groupContext(${i}); const ${o} = {}; let ${v}; ${sets.join(" ")} return ${o}; })(${inputCode})`;
   }
 
   /** `(item, tuple) => expression` evaluated with item as context, tuple bindings visible when given. */

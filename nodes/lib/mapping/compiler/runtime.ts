@@ -259,9 +259,16 @@ export function concat(l: any, r: any): string {
   return ls.concat(rs);
 }
 
-/** $string / the & operator's conversion: jsonata's own implementation, short-cut for strings. */
-export function toText(v: any): string {
+/** jsonata's string conversion (used by `&` and `$string(v)`), short-cut for scalars. */
+export function toText(v: any): any {
   if (typeof v === "string") return v;
+  if (typeof v === "number" && Number.isFinite(v)) {
+    // a number whose shortest form has at most 15 digits is unchanged by jsonata's toPrecision(15)
+    const shortest = String(v);
+    return shortest.length <= 15 || Number.isInteger(v) ? shortest : String(Number(v.toPrecision(15)));
+  }
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (v === null) return "null";
   return lib.string.implementation(v);
 }
 
@@ -453,6 +460,18 @@ export function group(
     if (value !== undefined) setKey(result, key, value);
   }
   return result;
+}
+
+/**
+ * The context an object constructor with distinct literal keys evaluates its values on: the input itself, or
+ * for a sequence its items appended together (what grouping every item under each key produces).
+ */
+export function groupContext(input: any): any {
+  if (!Array.isArray(input)) return input;
+  if (input.length === 0) return undefined;
+  let data = input[0];
+  for (let i = 1; i < input.length; i++) data = append(data, input[i]);
+  return data;
 }
 
 function reduceTuples(tuples: any): any {
@@ -1006,17 +1025,9 @@ export function libraryReady(): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Shortcuts the generated code uses for common shapes; each gives what the general code would.
 
-/** `$string(v)` with one argument: the context is never used; numbers are formatted as jsonata does. */
+/** `$string(v)` with one argument: its signature accepts any value and never reads the context. */
 export function fastString(v: any): any {
-  if (typeof v === "string") return v;
-  if (typeof v === "number" && Number.isFinite(v)) {
-    // a number whose shortest form has at most 15 digits is unchanged by jsonata's toPrecision(15)
-    const shortest = String(v);
-    return shortest.length <= 15 || Number.isInteger(v) ? shortest : String(Number(v.toPrecision(15)));
-  }
-  if (typeof v === "boolean") return v ? "true" : "false";
-  if (v === null) return "null";
-  return callBuiltin(lib.string, [v], null);
+  return toText(v);
 }
 
 /** A single field of the context (`Name`); arrays take the general path code. */
