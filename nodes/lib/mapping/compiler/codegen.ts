@@ -40,6 +40,8 @@ interface Ctx {
   input: string;
   scope: Scope;
   fn: Fn;
+  /** Temporaries of the JS function being generated, declared at its top. */
+  temps: string[];
 }
 
 export function generate(ast: Node, maxDepth: number): Generated {
@@ -62,7 +64,7 @@ class Generator {
     const rootScope: Scope = { parent: undefined, vars: new Map() };
     const fn: Fn = { callerContext: undefined };
     const frame = this.frame(ast, rootScope, [ast]);
-    const ctx: Ctx = { input: "c0", scope: frame.scope, fn };
+    const ctx: Ctx = { input: "c0", scope: frame.scope, fn, temps: [] };
     const body = this.gen(ast, ctx);
     const depth = depthOf(ast);
     const source = [
@@ -80,6 +82,7 @@ class Generator {
       `  if (K[${this.constant(depth)}] > LIM) rt.bail();`,
       `  st.d = K[${this.constant(depth + 2)}];`,
       ...frame.decls.map((d) => "  " + d),
+      ...declareTemps(ctx.temps).map((d) => "  " + d),
       `  return ${body};`,
       "};",
     ].join("\n");
@@ -102,6 +105,24 @@ class Generator {
 
   private fresh(prefix: string): string {
     return `${prefix}${++this.ids}`;
+  }
+
+  /**
+   * A temporary of the enclosing JS function. An expression cannot be re-entered within one invocation of that
+   * function (re-entry goes through a call, which is a new invocation), so temporaries need no fresh scope.
+   */
+  private temp(c: Ctx, prefix: string): string {
+    const t = this.fresh(prefix);
+    c.temps.push(t);
+    return t;
+  }
+
+  /** An arrow function whose body is generated with its own temporaries. */
+  private arrow(params: string, body: (temps: string[]) => string): string {
+    const temps: string[] = [];
+    const expression = body(temps);
+    if (temps.length === 0) return `((${params}) => ${expression})`;
+    return `((${params}) => { ${declareTemps(temps).join(" ")} return ${expression}; })`;
   }
 
   /**
@@ -257,12 +278,12 @@ class Generator {
   private unary(node: Node, c: Ctx): string {
     if (node.value === "-") return `rt.neg(${this.gen(node.expression, c)})`;
     if (node.value === "[") {
-      const a = this.fresh("a");
+      const a = this.temp(c, "a");
       const items = node.expressions.map(
-        (item: Node) => `rt.arrayItem(${a}, ${this.gen(item, c)}, ${item.value === "[" ? "true" : "false"});`,
+        (item: Node) => `rt.arrayItem(${a}, ${this.gen(item, c)}, ${item.value === "[" ? "true" : "false"})`,
       );
       const result = node.consarray ? `rt.markCons(${a})` : a;
-      return `(() => { const ${a} = []; ${items.join(" ")} return ${result}; })()`;
+      return `(${[`${a} = []`, ...items, result].join(", ")})`;
     }
     if (node.value === "{") return this.group(node.lhs, c.input, c, undefined);
     throw new Unsupported(`the unary ${String(node.value)} operator`);
@@ -284,19 +305,19 @@ class Generator {
     }
     // Distinct literal keys: every item of the input lands in every key, so each value is evaluated once, on
     // all the items appended together (rt.groupContext), in the key order jsonata's grouping produces.
-    const i = this.fresh("i");
-    const o = this.fresh("o");
-    const v = this.fresh("x");
+    const i = this.temp(c, "i");
+    const o = this.temp(c, "o");
+    const v = this.temp(c, "x");
     const inner: Ctx = { ...c, input: i };
     const sets = jsonataKeyOrder(keyValues).map((idx) => {
       const key = keyValues[idx]!;
       const assign = (value: string): string =>
-        key === "__proto__" ? `rt.setKey(${o}, ${this.k(key)}, ${value})` : `${o}[${this.k(key)}] = ${value}`;
+        key === "__proto__" ? `rt.setKey(${o}, ${this.k(key)}, ${value})` : `(${o}[${this.k(key)}] = ${value})`;
       const valueNode = pairs[idx]![1];
-      if (isLiteral(valueNode)) return `${assign(this.gen(valueNode, inner))};`;
-      return `${v} = ${this.gen(valueNode, inner)}; if (${v} !== undefined) ${assign(v)};`;
+      if (isLiteral(valueNode)) return assign(this.gen(valueNode, inner));
+      return `(${v} = ${this.gen(valueNode, inner)}) !== undefined && ${assign(v)}`;
     });
-    return `((${i}) => { ${i} = rt.groupContext(${i}); const ${o} = {}; let ${v}; ${sets.join(" ")} return ${o}; })(${inputCode})`;
+    return `(${[`${i} = rt.groupContext(${inputCode})`, `${o} = {}`, ...sets, o].join(", ")})`;
   }
 
   /** `(item, tuple) => expression` evaluated with item as context, tuple bindings visible when given. */
@@ -304,7 +325,7 @@ class Generator {
     const x = this.fresh("x");
     const t = this.fresh("t");
     const scope = tupleNames ? this.tupleScope(c.scope, t, tupleNames) : c.scope;
-    return `((${x}, ${t}) => ${this.gen(node, { ...c, input: x, scope })})`;
+    return this.arrow(`${x}, ${t}`, (temps) => this.gen(node, { ...c, input: x, scope, temps }));
   }
 
   private predicate(expr: Node, c: Ctx, tupleNames: Set<string> | undefined): string {
@@ -335,7 +356,8 @@ class Generator {
   private block(node: Node, c: Ctx, tail: string[] | undefined): string {
     const expressions: Node[] = node.expressions;
     const frame = this.frame(node, c.scope, expressions);
-    const inner: Ctx = { ...c, scope: frame.scope };
+    // a block that binds variables runs in its own function, so closures made in it keep their own frame
+    const inner: Ctx = { ...c, scope: frame.scope, temps: frame.decls.length ? [] : c.temps };
     let parts: string[];
     if (tail) {
       if (node.predicate || node.group) throw new Unsupported("a filtered tail call");
@@ -347,7 +369,7 @@ class Generator {
       if (parts.length === 0) parts = ["undefined"];
     }
     if (frame.decls.length === 0) return `(${parts.join(", ")})`;
-    return `(() => { ${frame.decls.join(" ")} return (${parts.join(", ")}); })()`;
+    return `(() => { ${frame.decls.join(" ")} ${declareTemps(inner.temps).join(" ")} return (${parts.join(", ")}); })()`;
   }
 
   /**
@@ -407,8 +429,9 @@ class Generator {
     const b = this.fresh("B");
     const cc = this.fresh("CC");
     const r = this.fresh("r");
-    const inner: Ctx = { input: c.input, scope: frame.scope, fn: { callerContext: cc } };
+    const inner: Ctx = { input: c.input, scope: frame.scope, fn: { callerContext: cc }, temps: [] };
     const body = this.tail(node.body, inner, []);
+    decls.push(...declareTemps(inner.temps));
     const depth = this.k(depthOf(node.body));
     const reserve = this.k(depthOf(node.body) + 2);
     const signature = node.signature ? this.k(node.signature) : "undefined";
@@ -430,6 +453,8 @@ class Generator {
     }
     const fast = this.simplePath(node, c);
     if (fast) return fast;
+    // the path runs in its own function; what it evaluates directly gets that function's temporaries
+    c = { ...c, temps: [] };
     const inp = this.fresh("s");
     const rs = this.fresh("r");
     const tb = this.fresh("tb");
@@ -462,7 +487,7 @@ class Generator {
         }
       } else {
         const x = this.fresh("x");
-        const stepCode = this.gen(s, { ...c, input: x });
+        const stepFn = this.arrow(x, (temps) => this.gen(s, { ...c, input: x, temps }));
         let stages = "undefined";
         if (s.stages) {
           const preds = s.stages.map((stage: Node) => {
@@ -471,7 +496,7 @@ class Generator {
           });
           stages = `[${preds.join(", ")}]`;
         }
-        lines.push(`${rs} = rt.step(${inp}, (${x}) => ${stepCode}, ${stages}, ${last ? "true" : "false"});`);
+        lines.push(`${rs} = rt.step(${inp}, ${stepFn}, ${stages}, ${last ? "true" : "false"});`);
       }
       if (!tupleMode) lines.push(`if (${rs} === undefined || ${rs}.length === 0) break;`);
       if (s.focus === undefined && !tupleMode) lines.push(`${inp} = ${rs};`);
@@ -486,7 +511,7 @@ class Generator {
       lines.push(`${rs} = ${grouped};`);
     }
     lines.push(`return ${rs};`);
-    return `(() => { ${lines.join(" ")} })()`;
+    return `(() => { ${declareTemps(c.temps).join(" ")} ${lines.join(" ")} })()`;
   }
 
   /**
@@ -519,7 +544,7 @@ class Generator {
     const before = new Set(names);
     const x = this.fresh("x");
     const t = this.fresh("t");
-    const stepCode = this.gen(s, { ...c, input: x, scope: this.tupleScope(c.scope, t, before) });
+    const stepFn = this.arrow(`${x}, ${t}`, (temps) => this.gen(s, { ...c, input: x, scope: this.tupleScope(c.scope, t, before), temps }));
     if (s.focus !== undefined) names.add(s.focus);
     if (s.index !== undefined) names.add(s.index);
     const stages: string[] = [];
@@ -533,13 +558,17 @@ class Generator {
     const focus = s.focus !== undefined ? this.k(s.focus) : "undefined";
     const index = s.index !== undefined ? this.k(s.index) : "undefined";
     const stageList = stages.length ? `[${stages.join(", ")}]` : "undefined";
-    return `rt.tupleStep(${input}, ${tuples}, ((${x}, ${t}) => ${stepCode}), ${focus}, ${index}, ${stageList})`;
+    return `rt.tupleStep(${input}, ${tuples}, ${stepFn}, ${focus}, ${index}, ${stageList})`;
   }
 }
 
 /** A literal without filters: its value is never undefined. */
 function isLiteral(node: Node): boolean {
   return (node.type === "string" || node.type === "number" || node.type === "value") && !node.predicate && !node.group && !node.keepArray;
+}
+
+function declareTemps(temps: string[]): string[] {
+  return temps.length ? [`let ${temps.join(", ")};`] : [];
 }
 
 function applyWrappers(code: string, wrappers: string[]): string {
