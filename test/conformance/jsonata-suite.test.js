@@ -36,6 +36,7 @@ function loadCases() {
           expr,
           input,
           bindings: c.bindings || {},
+          expected: "result" in c ? { value: c.result } : c.undefinedResult ? { value: undefined } : undefined,
           limits: {
             timeoutMs: c.timelimit ?? DEFAULT_LIMITS.timeoutMs,
             maxDepth: c.depth ?? DEFAULT_LIMITS.maxDepth,
@@ -81,6 +82,7 @@ test("the compiler agrees with jsonata on every case of the JSONata test suite",
   assert.ok(cases.length > 1500, `expected the whole suite, found ${cases.length} cases`);
   let compiled = 0;
   let fallbacks = 0;
+  let interpreterTimeouts = 0;
   const reasons = new Map();
   const disagreements = [];
   for (const c of cases) {
@@ -100,13 +102,20 @@ test("the compiler agrees with jsonata on every case of the JSONata test suite",
       reasons.set(candidate.reason, (reasons.get(candidate.reason) || 0) + 1);
     }
     const shapeOnly = NONDETERMINISTIC.test(c.expr);
-    const agree =
+    let agree =
       "error" in oracle || "error" in subject ? oracle.error === subject.error : same(oracle.value, subject.value, shapeOnly);
+    // On a loaded machine the interpreter can run out of a case's time limit where compiled code does not:
+    // then the suite's recorded result is the reference.
+    if (!agree && oracle.error === "D1012" && "value" in subject && c.expected) {
+      agree = same(c.expected.value, subject.value, shapeOnly);
+      if (agree) interpreterTimeouts++;
+    }
     if (!agree) disagreements.push({ id: c.id, expr: c.expr, oracle, subject, mode: candidate && candidate.mode });
   }
   const pct = ((100 * compiled) / cases.length).toFixed(1);
   console.log(`compiled ${compiled} of ${cases.length} cases (${pct}%); ${fallbacks} compiled evaluations were handed to the interpreter`);
   const top = [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (interpreterTimeouts) console.log(`${interpreterTimeouts} cases timed out in jsonata only; compared with the suite's result`);
   console.log(`interpreted because: ${top.map(([r, n]) => `${r} (${n})`).join("; ")}`);
   for (const d of disagreements.slice(0, 15)) {
     console.log(`DISAGREE ${d.id} [${d.mode}] ${d.expr}\n  jsonata: ${show(d.oracle)}\n  compiled: ${show(d.subject)}`);

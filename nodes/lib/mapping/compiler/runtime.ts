@@ -43,6 +43,19 @@ export interface EvalState {
 
 export const CLOCK_EVERY = 256;
 
+/** The state of the evaluation in progress; evaluations are synchronous, so one slot is enough. */
+let current: EvalState;
+
+export function begin(st: EvalState): void {
+  current = st;
+}
+
+
+/** Counts one step of work; every CLOCK_EVERY steps the time limit is checked. */
+export function tick(): void {
+  if (--current.n < 0) clock(current);
+}
+
 export function clock(st: EvalState): void {
   st.n = CLOCK_EVERY;
   if (Date.now() - st.t0 > st.timeoutMs) throw new TimeLimitError(st.timeoutMs);
@@ -307,6 +320,7 @@ export function filter(predicate: Predicate, input: any): any {
     return results;
   }
   for (let index = 0; index < input.length; index++) {
+    tick();
     const item = input[index];
     let res = tupleStream ? predicate(item["@"], item) : predicate(item, undefined);
     if (isNumeric(res)) res = [res];
@@ -327,6 +341,7 @@ export function filter(predicate: Predicate, input: any): any {
 export function step(input: any, fn: (item: any) => any, stages: Predicate[] | undefined, lastStep: boolean): Seq {
   const result = seq();
   for (let i = 0; i < input.length; i++) {
+    tick();
     let res = fn(input[i]);
     if (stages) for (let s = 0; s < stages.length; s++) res = filter(stages[s]!, res);
     if (res !== undefined) result.push(res);
@@ -362,6 +377,7 @@ export function tupleStep(
     for (let i = 0; i < input.length; i++) tuples.push({ "@": input[i] });
   }
   for (let e = 0; e < tuples!.length; e++) {
+    tick();
     const tb = tuples![e];
     let res = fn(tb["@"], tb);
     if (res !== undefined) {
@@ -430,6 +446,7 @@ export function group(
   if (input.length === 0 && !reduce) input.push(undefined);
   const groups: Record<string, { data: any; exprIndex: number }> = Object.create(null);
   for (let i = 0; i < input.length; i++) {
+    tick();
     const item = input[i];
     for (let p = 0; p < keys.length; p++) {
       const key = reduce ? keys[p]!(item["@"], item) : keys[p]!(item, undefined);
@@ -536,6 +553,7 @@ export function orderBy(
 ): any {
   const isTupleSort = input.tupleStream ? true : false;
   const swap = (a: any, b: any): boolean => {
+    tick();
     let comp = 0;
     for (let t = 0; comp === 0 && t < terms.length; t++) {
       const aa = isTupleSort ? terms[t]!(a["@"], a) : terms[t]!(a, undefined);
@@ -645,13 +663,6 @@ function isIterable(v: any): boolean {
   return typeof v === "object" && v !== null && Symbol.iterator in v && "next" in v && typeof v.next === "function";
 }
 
-/** The state of the evaluation in progress; evaluations are synchronous, so one slot is enough. */
-let current: EvalState;
-
-export function begin(st: EvalState): void {
-  current = st;
-}
-
 /** Applies any function value (jsonata's apply without the tail-call trampoline). */
 export function call(st: EvalState, f: any, args: any[], ctx: any): any {
   if (typeof f === "function") {
@@ -717,6 +728,7 @@ function hofArgs(func: any, value: any, position: any, whole: any): any[] {
 }
 
 function apply(func: any, args: any[]): any {
+  tick();
   return call(current, func, args, null);
 }
 
