@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Turns a JSONata AST (as jsonata 2.2.2's parser produces it) into the source of a JavaScript function.
  *
@@ -63,7 +62,7 @@ class Generator {
   root(ast: Node): Generated {
     const rootScope: Scope = { parent: undefined, vars: new Map() };
     const fn: Fn = { callerContext: undefined };
-    const frame = this.frame(ast, rootScope, [ast]);
+    const frame = this.frame(rootScope, [ast]);
     const ctx: Ctx = { input: "c0", scope: frame.scope, fn, temps: [] };
     const body = this.gen(ast, ctx);
     const depth = depthOf(ast);
@@ -128,9 +127,10 @@ class Generator {
   /**
    * A jsonata frame (root, lambda body, block): the variables its statement-level binds write are declared
    * here, starting with the value the name has outside, which is what jsonata's lookup sees before the bind.
+   * A lambda's frame already holds its parameters (`own`): a bind to a parameter writes the parameter.
    */
-  private frame(owner: Node, outer: Scope, statements: Node[]): { scope: Scope; decls: string[] } {
-    const scope: Scope = { parent: outer, vars: new Map() };
+  private frame(outer: Scope, statements: Node[], own?: Scope): { scope: Scope; decls: string[] } {
+    const scope: Scope = own ?? { parent: outer, vars: new Map() };
     const decls: string[] = [];
     for (const st of statements) {
       if (st && st.type === "bind") {
@@ -145,7 +145,6 @@ class Generator {
         }
       }
     }
-    void owner;
     return { scope, decls };
   }
 
@@ -355,7 +354,7 @@ class Generator {
 
   private block(node: Node, c: Ctx, tail: string[] | undefined): string {
     const expressions: Node[] = node.expressions;
-    const frame = this.frame(node, c.scope, expressions);
+    const frame = this.frame(c.scope, expressions);
     // a block that binds variables runs in its own function, so closures made in it keep their own frame
     const inner: Ctx = { ...c, scope: frame.scope, temps: frame.decls.length ? [] : c.temps };
     let parts: string[];
@@ -422,10 +421,8 @@ class Generator {
       params.push(v);
       scope.vars.set(p.value, v);
     }
-    const frame = this.frame(node, scope, [node.body]);
-    // Parameters are the frame: a bind to a parameter's name writes the parameter.
-    for (const name of frame.scope.vars.keys()) if (scope.vars.has(name)) frame.scope.vars.set(name, scope.vars.get(name)!);
-    const decls = frame.decls.filter((d) => !params.some((p) => d.includes(`= ${p};`)));
+    const frame = this.frame(c.scope, [node.body], scope);
+    const decls = frame.decls;
     const b = this.fresh("B");
     const cc = this.fresh("CC");
     const r = this.fresh("r");

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * What compiled JSONata code calls at run time. Every helper reproduces one piece of jsonata 2.2.2's evaluator
  * (sequences, flattening, filters, object grouping, function application) on plain synchronous values.
