@@ -243,8 +243,11 @@ class Generator {
         return this.apply(node, c);
       case "sort":
         throw new Unsupported("a sort outside a path");
-      case "partial":
-        throw new Unsupported("partial function application");
+      case "partial": {
+        // arguments of a partial application are not wrapped like call arguments
+        const args = node.arguments.map((a: Node) => (a.type === "operator" && a.value === "?" ? "rt.PLACEHOLDER" : this.gen(a, c)));
+        return `rt.partial(${this.gen(node.procedure, c)}, [${args.join(", ")}])`;
+      }
       case "transform":
         throw new Unsupported("uses the transform operator");
       case "parent":
@@ -600,6 +603,7 @@ function mayBeSequence(node: Node): boolean {
     case "value":
     case "regex":
     case "lambda":
+    case "partial":
       return false;
     case "unary":
       return false;

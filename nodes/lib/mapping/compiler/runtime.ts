@@ -718,6 +718,46 @@ function createSequence(...items: unknown[]): Seq {
   return s;
 }
 
+/** The `?` of a partial application. */
+export const PLACEHOLDER: { readonly placeholder: true } = Object.freeze({ placeholder: true as const });
+
+/**
+ * `$f(?, 2)`: a function of the `?` positions. As in jsonata the result has no signature, so the function it
+ * wraps is invoked without argument validation; a library function is invoked with the parameters its source
+ * declares. Functions from bindings are left to the interpreter.
+ */
+export function partial(f: any, args: any[]): any {
+  if (typeof f === "function" && f[LAMBDA] === true) return bindPartial(f.length, args, (full) => f(...full));
+  if (typeof f === "object" && f !== null && f._jsonata_function === true && !OWN_IMPLEMENTATIONS.has(f.implementation)) {
+    const implementation = f.implementation;
+    const params = /\(([^)]*)\)/.exec(implementation.toString())![1]!.split(",");
+    // jsonata parses these as lambda parameters: anything but a plain name is its own business
+    if (!params.every((p) => /^\s*[A-Za-z_][A-Za-z0-9_]*\s*$/.test(p))) throw BAIL;
+    return bindPartial(params.length, args, (full) => {
+      const result = implementation.apply(new Focus(undefined), full);
+      if (isPromise(result) || isIterable(result)) throw BAIL;
+      return result;
+    });
+  }
+  throw BAIL;
+}
+
+function bindPartial(count: number, args: any[], invoke: (full: any[]) => any): any {
+  const bound: any[] = new Array(count);
+  const open: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (args[i] === PLACEHOLDER) open.push(i);
+    else bound[i] = args[i];
+  }
+  const fn = (...rest: any[]): any => {
+    const full = bound.slice();
+    for (let k = 0; k < open.length; k++) full[open[k]!] = rest[k];
+    return invoke(full);
+  };
+  Object.defineProperty(fn, "length", { value: open.length });
+  return lambda(fn, undefined);
+}
+
 function hofArgs(func: any, value: any, position: any, whole: any): any[] {
   const args = [value];
   const n = arity(func);
@@ -992,6 +1032,9 @@ const SYNC_REPLACEMENTS: Record<string, (...args: any[]) => any> = {
   map: hofMap, filter: hofFilter, single: hofSingle, reduce: hofReduce, sift: hofSift, each: hofEach, sort: hofSort,
   contains: fnContains, match: fnMatch, replace: fnReplace, split: fnSplit,
 };
+
+/** Implementations written here rather than taken from jsonata. */
+const OWN_IMPLEMENTATIONS: ReadonlySet<unknown> = new Set<unknown>([...Object.values(SYNC_REPLACEMENTS), now, millis]);
 
 /** Names the compiler may call; $now and $millis read the evaluation's timestamp. */
 export const LIBRARY_NAMES: ReadonlySet<string> = new Set([...SYNC_FUNCTIONS, ...Object.keys(SYNC_REPLACEMENTS), "now", "millis"]);
