@@ -468,6 +468,7 @@ class Generator {
     );
     lines.push("do {");
     let tupleMode = false;
+    let tupleSeen = false;
     const tupleNames = new Set<string>();
     for (let ii = 0; ii < steps.length; ii++) {
       const s = steps[ii];
@@ -478,7 +479,8 @@ class Generator {
         lines.push(`${rs} = ${this.gen(s, { ...c, input: inp })};`);
       } else if (tupleMode) {
         lines.push(`${tup} = true;`);
-        lines.push(`${tb} = ${this.tupleStep(s, inp, tb, c, tupleNames)};`);
+        lines.push(`${tb} = ${this.tupleStep(s, inp, tb, !tupleSeen, c, tupleNames)};`);
+        tupleSeen = true;
       } else if (s.type === "sort") {
         lines.push(`${rs} = ${this.sortStep(s, inp, c, undefined)};`);
         for (const stage of s.stages ?? []) {
@@ -536,15 +538,24 @@ class Generator {
     return `rt.orderBy(${input}, [${terms.join(", ")}], [${desc.join(", ")}])`;
   }
 
-  private tupleStep(s: Node, input: string, tuples: string, c: Ctx, names: Set<string>): string {
-    if (s.type === "sort") throw new Unsupported("a sort in a path with bindings");
+  private tupleStep(s: Node, input: string, tuples: string, first: boolean, c: Ctx, names: Set<string>): string {
     for (const name of [s.focus, s.index, ...(s.stages ?? []).map((stage: Node) => stage.value)]) {
       if (name === "__proto__") throw new Unsupported("a binding named $__proto__");
     }
     const before = new Set(names);
-    const x = this.fresh("x");
-    const t = this.fresh("t");
-    const stepFn = this.arrow(`${x}, ${t}`, (temps) => this.gen(s, { ...c, input: x, scope: this.tupleScope(c.scope, t, before), temps }));
+    let stepFn = "";
+    let sortTerms = "";
+    if (s.type === "sort") {
+      if (first && s.index === undefined) throw new Unsupported("a sort starting a path with bindings");
+      // terms see the bindings of the tuples they sort (none when the sort starts the tuple stream)
+      const terms = s.terms.map((term: Node) => this.itemFunction(term.expression, c, first ? undefined : before));
+      const desc = s.terms.map((term: Node) => (term.descending === true ? "true" : "false"));
+      sortTerms = `[${terms.join(", ")}], [${desc.join(", ")}]`;
+    } else {
+      const x = this.fresh("x");
+      const t = this.fresh("t");
+      stepFn = this.arrow(`${x}, ${t}`, (temps) => this.gen(s, { ...c, input: x, scope: this.tupleScope(c.scope, t, before), temps }));
+    }
     if (s.focus !== undefined) names.add(s.focus);
     if (s.index !== undefined) names.add(s.index);
     const stages: string[] = [];
@@ -558,6 +569,7 @@ class Generator {
     const focus = s.focus !== undefined ? this.k(s.focus) : "undefined";
     const index = s.index !== undefined ? this.k(s.index) : "undefined";
     const stageList = stages.length ? `[${stages.join(", ")}]` : "undefined";
+    if (s.type === "sort") return `rt.tupleSort(${input}, ${first ? "undefined" : tuples}, ${sortTerms}, ${index}, ${stageList})`;
     return `rt.tupleStep(${input}, ${tuples}, ${stepFn}, ${focus}, ${index}, ${stageList})`;
   }
 }

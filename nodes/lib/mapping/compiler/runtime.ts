@@ -399,6 +399,28 @@ export function tupleStep(
   return result;
 }
 
+/** A sort step in a path with bindings: sorts the tuples, or starts them from the sorted items. */
+export function tupleSort(
+  input: any,
+  tuples: any[] | undefined,
+  terms: ((ctx: any, tuple: any) => any)[],
+  descending: boolean[],
+  index: string | undefined,
+  stages: TupleStage[] | undefined,
+): any {
+  let result: any;
+  if (tuples !== undefined) {
+    result = orderBy(tuples, terms, descending);
+  } else {
+    const sorted = orderBy(input, terms, descending);
+    result = seq();
+    result.tupleStream = true;
+    for (let i = 0; i < sorted.length; i++) result.push({ "@": sorted[i], [index!]: i });
+  }
+  if (stages) result = tupleStages(stages, result);
+  return result;
+}
+
 export function tupleStages(stages: TupleStage[], input: Seq): Seq {
   let result = input;
   for (const stage of stages) {
