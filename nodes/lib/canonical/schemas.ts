@@ -109,7 +109,7 @@ export function validatorFor(name: string): (data: unknown) => ValidationResult 
       const errors = currencyMismatches(data);
       return { valid: errors.length === 0, errors };
     }
-    return { valid: false, errors: (compiled.errors ?? []).map(toViolation) };
+    return { valid: false, errors: toViolations(compiled.errors ?? []) };
   };
 }
 
@@ -117,6 +117,29 @@ export function validatorFor(name: string): (data: unknown) => ValidationResult 
 export function schemaOf(name: string): object {
   const { type, version } = parseSchemaName(name);
   return SCHEMA_VERSIONS[version as 1][type];
+}
+
+/**
+ * ajv reports an unmet anyOf as the anyOf itself plus each failed branch; a person wants one line saying which
+ * properties would satisfy it.
+ */
+function toViolations(raw: ErrorObject[]): Violation[] {
+  const alternatives = new Map<string, string[]>();
+  for (const e of raw) {
+    const branch = /^(.*\/anyOf)\/\d+\/required$/.exec(e.schemaPath);
+    if (!branch) continue;
+    const key = `${e.instancePath}|${branch[1]}`;
+    const list = alternatives.get(key) ?? [];
+    list.push((e.params as { missingProperty: string }).missingProperty);
+    alternatives.set(key, list);
+  }
+  return raw
+    .filter((e) => !/\/anyOf\/\d+\//.test(e.schemaPath))
+    .map((e) => {
+      const v = toViolation(e);
+      const names = e.keyword === "anyOf" ? alternatives.get(`${e.instancePath}|${e.schemaPath}`) : undefined;
+      return names ? { ...v, message: `needs one of: ${names.join(", ")}` } : v;
+    });
 }
 
 function toViolation(e: ErrorObject): Violation {
@@ -137,9 +160,6 @@ function toViolation(e: ErrorObject): Violation {
     }
     case "enum":
       message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
-      break;
-    case "anyOf":
-      if (e.schemaPath.includes("ProductRef")) message = "needs a sku or refs";
       break;
   }
   return { path: path || "(root)", message, keyword: e.keyword };

@@ -58,6 +58,8 @@ export class Mapping {
   readonly expression: string;
   readonly limits: MappingLimits;
   private readonly compiled: CompiledExpression;
+  /** The evaluation in progress; the next one starts after it (see evaluate). */
+  private tail: Promise<unknown> = Promise.resolve();
 
   private constructor(expression: string, compiled: CompiledExpression, limits: MappingLimits) {
     this.expression = expression;
@@ -92,8 +94,20 @@ export class Mapping {
     return new Mapping(expression, compiled, effective);
   }
 
-  /** Evaluates against one input; the result never carries prototype-polluting keys. */
-  async evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
+  /**
+   * Evaluates against one input; the result never carries prototype-polluting keys.
+   * Evaluations of one mapping run one after another: compiled code runs without pausing, but JSONata's
+   * interpreter (for interpreted expressions and fallbacks) awaits at every step, so concurrent evaluations would
+   * interleave and each would see the wall time of all of them against its time limit. Mapping is CPU-bound, so
+   * running them in turn costs no throughput.
+   */
+  evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
+    const run = this.tail.then(() => this.evaluateNow(input, bindings));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async evaluateNow(input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
     let result: unknown;
     try {
       result = await this.compiled.evaluate(input, bindings);

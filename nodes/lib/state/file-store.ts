@@ -1,0 +1,335 @@
+/**
+ * The embedded durable store: an append-only log of checksummed records in a directory owned by one process, with
+ * the whole state indexed in memory. Concurrent operations share one write + fdatasync (group commit) and each is
+ * answered only once the batch holding its record (or the record it read) is on disk.
+ *
+ * Files in the directory: `state-v1.log` (the log), `lock` (owner pid), `state-v1.log.compact` (only during compaction).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { StoreUnavailableError } from "./errors";
+import type { Journal } from "./local-state";
+import { LocalStore } from "./local-store";
+import { DirectoryLock } from "./lock";
+import { encodeRecord, scanLog, type DamagedRange } from "./log-format";
+import { DEFAULT_SWEEP_INTERVAL_MS, type FileStoreConfig } from "./types";
+
+const LOG_NAME = "state-v1.log";
+const DEFAULT_COMPACT_AFTER_BYTES = 64 * 1024 * 1024;
+/** Compaction writes its snapshot in slices this large, yielding to the event loop between them. */
+const SNAPSHOT_SLICE_BYTES = 1024 * 1024;
+
+/** What start-up found in the log. */
+export interface RecoveryReport {
+  records: number;
+  /** Bytes cut off the end: a torn or corrupt last write. */
+  truncatedBytes: number;
+  /** Damaged stretches in the middle of the log that were skipped. */
+  damaged: DamagedRange[];
+}
+
+interface Batch {
+  seq: number;
+  buffers: Buffer[];
+  bytes: number;
+  promise: Promise<void> | undefined;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function newBatch(seq: number): Batch {
+  const batch = { seq, buffers: [], bytes: 0, promise: undefined } as unknown as Batch;
+  return batch;
+}
+
+function promiseOf(batch: Batch): Promise<void> {
+  if (!batch.promise) {
+    batch.promise = new Promise<void>((resolve, reject) => {
+      batch.resolve = resolve;
+      batch.reject = reject;
+    });
+    // A batch nobody awaits must not become an unhandled rejection.
+    batch.promise.catch(() => undefined);
+  }
+  return batch.promise;
+}
+
+function writeAll(fd: number, buf: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (offset: number): void => {
+      fs.write(fd, buf, offset, buf.length - offset, position + offset, (err, written) => {
+        if (err) return reject(err);
+        if (offset + written < buf.length) return step(offset + written);
+        resolve();
+      });
+    };
+    step(0);
+  });
+}
+
+function datasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The group-commit log: records appended between two flushes are written and fdatasync'ed together. */
+class GroupCommitLog implements Journal {
+  private current: Batch;
+  /** The batch being written and synced, if any. */
+  private inFlight: Batch | undefined;
+  private durableSeq: number;
+  private flushing = false;
+  private flushQueued = false;
+  private failure: Error | undefined;
+  /** While compaction runs, every batch flushed is also kept here to be appended to the new file. */
+  private tail: Buffer[] | undefined;
+  private tailRecords = 0;
+  private switching: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
+  records: number;
+
+  constructor(private fd: number, private size: number, records: number, private readonly onFlushed: () => void) {
+    this.records = records;
+    this.durableSeq = 0;
+    this.current = newBatch(1);
+  }
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  append(text: string): number {
+    if (this.failure) throw this.unavailable();
+    const buf = encodeRecord(text);
+    const batch = this.current;
+    batch.buffers.push(buf);
+    batch.bytes += buf.length;
+    if (!this.flushing && !this.flushQueued) {
+      this.flushQueued = true;
+      // Ops started in the same turn of the event loop join this batch.
+      setImmediate(() => this.flush());
+    }
+    return batch.seq;
+  }
+
+  /** Resolves once batch `seq` is on disk; undefined if it already is. */
+  durable(seq: number): Promise<void> | undefined {
+    if (seq <= this.durableSeq) return undefined;
+    if (this.failure) return Promise.reject(this.unavailable());
+    return promiseOf(this.inFlight?.seq === seq ? this.inFlight : this.current);
+  }
+
+  private unavailable(): StoreUnavailableError {
+    return new StoreUnavailableError("file", `a write to the log failed (${this.failure?.message}); reopen the store`, { cause: this.failure });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    if (this.flushing || this.switching || this.current.buffers.length === 0) return;
+    this.flushing = true;
+    const batch = (this.inFlight = this.current);
+    this.current = newBatch(batch.seq + 1);
+    const data = batch.buffers.length === 1 ? batch.buffers[0]! : Buffer.concat(batch.buffers, batch.bytes);
+    try {
+      await writeAll(this.fd, data, this.size);
+      await datasync(this.fd);
+      this.size += data.length;
+      this.records += batch.buffers.length;
+      if (this.tail) {
+        this.tail.push(data);
+        this.tailRecords += batch.buffers.length;
+      }
+      this.durableSeq = batch.seq;
+      if (batch.promise) batch.resolve();
+    } catch (err) {
+      this.failure = err as Error;
+      if (batch.promise) batch.reject(this.unavailable());
+      if (this.current.promise) this.current.reject(this.unavailable());
+    } finally {
+      this.flushing = false;
+      this.inFlight = undefined;
+    }
+    if (this.failure) return;
+    this.idle?.();
+    this.onFlushed();
+    if (this.current.buffers.length > 0 && !this.switching) this.flush();
+  }
+
+  private async waitIdle(): Promise<void> {
+    while (this.flushing) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.idle = undefined;
+  }
+
+  /**
+   * Writes a compacted log: `snapshot` (the live state) then every batch flushed meanwhile, and swaps it in with
+   * fsync + rename + directory fsync. The old log stays authoritative until the rename.
+   */
+  async compact(dir: string, logPath: string, snapshot: Iterable<string>): Promise<void> {
+    const tmpPath = `${logPath}.compact`;
+    this.tail = [];
+    this.tailRecords = 0;
+    let records = 0;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(tmpPath, "w");
+      let size = 0;
+      let slice: Buffer[] = [];
+      let sliceBytes = 0;
+      for (const text of snapshot) {
+        const buf = encodeRecord(text);
+        records++;
+        slice.push(buf);
+        sliceBytes += buf.length;
+        if (sliceBytes >= SNAPSHOT_SLICE_BYTES) {
+          await writeAll(fd, Buffer.concat(slice, sliceBytes), size);
+          size += sliceBytes;
+          slice = [];
+          sliceBytes = 0;
+        }
+      }
+      if (sliceBytes > 0) await writeAll(fd, Buffer.concat(slice, sliceBytes), size);
+      size += sliceBytes;
+      await datasync(fd);
+
+      let release!: () => void;
+      this.switching = new Promise<void>((resolve) => (release = resolve));
+      try {
+        await this.waitIdle();
+        if (this.failure) throw this.failure;
+        const tail = Buffer.concat(this.tail);
+        if (tail.length > 0) await writeAll(fd, tail, size);
+        size += tail.length;
+        await datasync(fd);
+        fs.renameSync(tmpPath, logPath);
+        fsyncDirectory(dir);
+        fs.closeSync(this.fd);
+        this.fd = fd;
+        fd = undefined;
+        this.size = size;
+        this.records = records + this.tailRecords;
+      } finally {
+        this.switching = undefined;
+        release();
+      }
+    } finally {
+      this.tail = undefined;
+      if (fd !== undefined) {
+        fs.closeSync(fd);
+        fs.rmSync(tmpPath, { force: true });
+      }
+      if (this.current.buffers.length > 0 && !this.flushing) this.flush();
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing || this.switching || (this.current.buffers.length > 0 && !this.failure)) {
+      if (this.switching) await this.switching;
+      else if (this.flushing) await this.waitIdle();
+      else await this.flush();
+    }
+    fs.closeSync(this.fd);
+  }
+}
+
+export class FileStore extends LocalStore {
+  readonly backend = "file";
+  /** What start-up found: how many records, and any torn tail or damage it skipped. */
+  readonly recovery: RecoveryReport;
+  private readonly log: GroupCommitLog;
+  private readonly logPath: string;
+  private compacting: Promise<void> | undefined;
+  /** Why the last automatic compaction failed, if it did (the store keeps working on the old log). */
+  lastCompactionError: Error | undefined;
+  private readonly compactAfterBytes: number;
+  private nextCompactionAt: number;
+
+  private constructor(private readonly dir: string, private readonly lock: DirectoryLock, config: FileStoreConfig) {
+    let log: GroupCommitLog | undefined;
+    super({ append: (text) => log!.append(text) }, config.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.logPath = path.join(dir, LOG_NAME);
+    this.compactAfterBytes = config.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES;
+    this.nextCompactionAt = this.compactAfterBytes;
+    fs.rmSync(`${this.logPath}.compact`, { force: true });
+    const created = !fs.existsSync(this.logPath);
+    const fd = fs.openSync(this.logPath, created ? "w+" : "r+");
+    try {
+      const scan = scanLog(fd, (payload) => this.state.replay(payload));
+      const size = fs.fstatSync(fd).size;
+      if (scan.validLength < size) {
+        fs.ftruncateSync(fd, scan.validLength);
+        fs.fsyncSync(fd);
+      }
+      if (created) fsyncDirectory(dir);
+      this.recovery = { records: scan.records, truncatedBytes: size - scan.validLength, damaged: scan.damaged };
+      log = new GroupCommitLog(fd, scan.validLength, scan.records, () => this.maybeCompact());
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    this.log = log;
+  }
+
+  /** Opens (creating if needed) the store in `config.dir`; throws StoreLockedError if another process has it. */
+  static async open(config: FileStoreConfig): Promise<FileStore> {
+    if (typeof config.dir !== "string" || config.dir === "") throw new TypeError("file store needs a dir");
+    const dir = path.resolve(config.dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const lock = DirectoryLock.acquire(dir);
+    try {
+      return new FileStore(dir, lock, config);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  protected durable(seq: number): Promise<void> | undefined {
+    return this.log.durable(seq);
+  }
+
+  /** Bytes in the log file now. */
+  get logBytes(): number {
+    return this.log.bytes;
+  }
+
+  private maybeCompact(): void {
+    if (this.compacting || this.closed) return;
+    if (this.log.bytes < this.nextCompactionAt || this.log.records < 2 * this.state.size) return;
+    this.compacting = this.compact()
+      .then(() => {
+        this.lastCompactionError = undefined;
+        this.nextCompactionAt = this.compactAfterBytes;
+      })
+      .catch((err: Error) => {
+        // The old log stays in use; try again once it has grown by another threshold.
+        this.lastCompactionError = err;
+        this.nextCompactionAt = this.log.bytes + this.compactAfterBytes;
+      })
+      .finally(() => (this.compacting = undefined));
+  }
+
+  /** Rewrites the log with only the live state. Runs by itself when the log grows; exposed for tests and tools. */
+  async compact(): Promise<void> {
+    this.checkOpen();
+    await this.log.compact(this.dir, this.logPath, this.state.snapshot(Date.now()));
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    await super.close();
+    try {
+      await this.compacting?.catch(() => undefined);
+      await this.log.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+}

@@ -1,0 +1,134 @@
+"use strict";
+// Every fault kind against every sandbox: each must answer in its vendor's own shape.
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const crypto = require("node:crypto");
+const { call, control } = require("./helpers.js");
+
+const nsKey = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+
+function nsAssertion(url) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${enc({ typ: "JWT", alg: "ES256", kid: "k1" })}.${enc({ iss: "keelson-sandbox-client", scope: "rest_webservices", aud: `${url}/services/rest/auth/oauth2/v1/token`, iat: now, exp: now + 600 })}`;
+  return `${input}.${crypto.sign("sha256", Buffer.from(input), { key: nsKey.privateKey, dsaEncoding: "ieee-p1363" }).toString("base64url")}`;
+}
+
+const SAP_ORDER = { SalesOrderType: "OR", SalesOrganization: "1010", DistributionChannel: "10", OrganizationDivision: "00", SoldToParty: "10100001", to_Item: [{ Material: "TG11", RequestedQuantity: "1" }] };
+
+// Per vendor: how to authenticate, one read, one create (and the store type it fills), the throttle status.
+const vendors = {
+  salesforce: {
+    start: () => require("../../dist/sandbox/salesforce.js").start(),
+    auth: async (url) => ({ authorization: `Bearer ${(await call(url, "POST", "/services/oauth2/token", { form: { grant_type: "client_credentials", client_id: "keelson-sandbox-client", client_secret: "keelson-sandbox-secret" } })).json.access_token}` }),
+    read: ["GET", "/services/data/v62.0/limits"],
+    create: ["POST", "/services/data/v62.0/sobjects/Account", { body: { Name: "Fault Co" } }],
+    type: "Account",
+    throttle: 403,
+    expired: 401,
+  },
+  hubspot: {
+    start: () => require("../../dist/sandbox/hubspot.js").start(),
+    auth: async () => ({ authorization: "Bearer pat-na1-keelson-sandbox" }),
+    read: ["GET", "/crm/v3/objects/companies"],
+    create: ["POST", "/crm/v3/objects/companies", { body: { properties: { name: "Fault Co" } } }],
+    type: "companies",
+    throttle: 429,
+  },
+  dataverse: {
+    start: () => require("../../dist/sandbox/dataverse.js").start(),
+    auth: async (url) => ({ authorization: `Bearer ${(await call(url, "POST", "/6b1b0a8e-4e1d-4c2a-9f3b-6b656c736f6e/oauth2/v2.0/token", { form: { grant_type: "client_credentials", client_id: "keelson-sandbox-client", client_secret: "keelson-sandbox-secret", scope: `${url}/.default` } })).json.access_token}` }),
+    read: ["GET", "/api/data/v9.2/accounts?$top=1"],
+    create: ["POST", "/api/data/v9.2/accounts", { body: { name: "Fault Co" } }],
+    type: "accounts",
+    throttle: 429,
+    expired: 401,
+  },
+  netsuite: {
+    start: () => require("../../dist/sandbox/netsuite.js").start({ m2mCertificates: { k1: nsKey.publicKey.export({ type: "spki", format: "pem" }) } }),
+    auth: async (url) => ({ authorization: `Bearer ${(await call(url, "POST", "/services/rest/auth/oauth2/v1/token", { form: { grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: nsAssertion(url) } })).json.access_token}` }),
+    read: ["GET", "/services/rest/record/v1/customer?limit=1"],
+    create: ["POST", "/services/rest/record/v1/customer", { body: { companyName: "Fault Co", subsidiary: { id: "1" } } }],
+    type: "customer",
+    throttle: 429,
+    expired: 401,
+  },
+  stripe: {
+    start: () => require("../../dist/sandbox/stripe.js").start(),
+    auth: async () => ({ authorization: "Bearer sk_test_keelson_sandbox" }),
+    read: ["GET", "/v1/invoices"],
+    create: ["POST", "/v1/customers", { form: { name: "Fault Co" } }],
+    type: "customers",
+    throttle: 429,
+  },
+  sap: {
+    start: () => require("../../dist/sandbox/sap.js").start(),
+    auth: async (url) => {
+      const basic = { authorization: "Basic " + Buffer.from("KEELSON_COMM:keelson-sandbox-password").toString("base64"), accept: "application/json" };
+      const r = await call(url, "GET", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/", { headers: { ...basic, "x-csrf-token": "Fetch" } });
+      return { ...basic, "x-csrf-token": r.headers.get("x-csrf-token"), cookie: r.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ") };
+    },
+    read: ["GET", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder?$top=1"],
+    create: ["POST", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder", { body: SAP_ORDER }],
+    type: "A_SalesOrder",
+    throttle: 429,
+    expiredCreate: 403,
+  },
+};
+
+const running = {};
+before(async () => {
+  for (const [name, v] of Object.entries(vendors)) running[name] = await v.start();
+});
+after(() => Promise.all(Object.values(running).map((s) => s.close())));
+
+for (const [name, v] of Object.entries(vendors)) {
+  test(`${name}: every fault kind, in the vendor's shape`, async () => {
+    const url = running[name].url;
+    await control.reset(url);
+    const headers = await v.auth(url);
+    const read = () => call(url, v.read[0], v.read[1], { headers });
+    const create = () => call(url, v.create[0], v.create[1], { ...v.create[2], headers });
+    assert.equal((await read()).status, 200);
+    const created = async () => (await control.stats(url)).created[v.type] ?? 0;
+
+    await control.faults(url, [{ kind: "error", count: 1 }]);
+    const e = await read();
+    assert.equal(e.status, 500);
+    assert.ok(e.json, "5xx body is the vendor's JSON");
+
+    await control.faults(url, [{ kind: "throttle", count: 1 }]);
+    assert.equal((await read()).status, v.throttle);
+
+    await control.faults(url, [{ kind: "outage", durationMs: 60_000, mode: "503" }]);
+    assert.equal((await read()).status, 503);
+    await control.faults(url, [{ kind: "outage", durationMs: 60_000 }]);
+    await assert.rejects(read());
+
+    await control.faults(url, [{ kind: "html-502", count: 1 }]);
+    const h = await read();
+    assert.equal(h.status, 502);
+    assert.match(h.headers.get("content-type"), /text\/html/);
+
+    await control.faults(url, [{ kind: "malformed", count: 1 }]);
+    const m = await read();
+    assert.equal(m.status, 200);
+    assert.throws(() => JSON.parse(m.text));
+
+    await control.faults(url, [{ kind: "latency", ms: 40, count: 1 }]);
+    const t0 = Date.now();
+    assert.equal((await read()).status, 200);
+    assert.ok(Date.now() - t0 >= 40);
+
+    const before = await created();
+    await control.faults(url, [{ kind: "lost-response", count: 1 }]);
+    await assert.rejects(create());
+    assert.equal(await created(), before + 1, "committed although the answer was lost");
+    assert.ok([200, 201, 204].includes((await create()).status));
+
+    await control.clearFaults(url);
+    await control.expireTokens(url);
+    if (v.expired) assert.equal((await read()).status, v.expired);
+    if (v.expiredCreate) assert.equal((await create()).status, v.expiredCreate);
+  });
+}

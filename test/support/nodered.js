@@ -1,0 +1,77 @@
+"use strict";
+// Starts a real Node-RED process with its own user dir, for packaging, flow and admin tests.
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const net = require("node:net");
+const path = require("node:path");
+
+const RED_JS = require.resolve("node-red/red.js");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Writes settings.js (and flows.json when given) into userDir and starts Node-RED on 127.0.0.1.
+ * `settings` is merged into a minimal settings object; functions are not supported, keep it JSON.
+ */
+async function startNodeRed({ userDir, settings = {}, flows, env = {}, timeoutMs = 30000 }) {
+  fs.mkdirSync(userDir, { recursive: true });
+  const port = await freePort();
+  const full = { uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "keelson-test-secret", telemetry: { enabled: false }, editorTheme: { tours: false }, logging: { console: { level: "info", metrics: false, audit: false } }, ...settings };
+  fs.writeFileSync(path.join(userDir, "settings.js"), `module.exports = ${JSON.stringify(full, null, 2)};\n`);
+  if (flows) fs.writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
+  const proc = spawn(process.execPath, [RED_JS, "--userDir", userDir, "--settings", path.join(userDir, "settings.js")], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  // Ready when the admin API answers and the flows have started (or there were none to start).
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`Node-RED exited with ${proc.exitCode}:\n${log}`);
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`Node-RED did not start within ${timeoutMs} ms:\n${log}`);
+    }
+    try {
+      const res = await fetch(`${url}/flows/state`, { headers: { Accept: "application/json" } });
+      if (res.ok || res.status === 401) {
+        const body = res.ok ? await res.json() : {};
+        if (!res.ok || body.state === "start" || body.state === undefined) break;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    port,
+    proc,
+    get log() {
+      return log;
+    },
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((resolve) => proc.once("exit", resolve));
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+module.exports = { startNodeRed, freePort };
