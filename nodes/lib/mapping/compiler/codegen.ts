@@ -270,11 +270,30 @@ class Generator {
       "+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "=": "eq", "!=": "ne", "<": "lt", "<=": "le",
       ">": "gt", ">=": "ge", "&": "concat", "..": "range", in: "includes",
     };
-    if (node.value === "and") return `(rt.truthy(${l}) && rt.truthy(${r}))`;
-    if (node.value === "or") return `(rt.truthy(${l}) || rt.truthy(${r}))`;
+    if (node.value === "and") return `(${this.truth(node.lhs, l)} && ${this.truth(node.rhs, r)})`;
+    if (node.value === "or") return `(${this.truth(node.lhs, l)} || ${this.truth(node.rhs, r)})`;
+    // Against a literal, jsonata's deep equality is ===, and an absent value is never equal nor unequal.
+    if ((node.value === "=" || node.value === "!=") && (isLiteral(node.rhs) || isLiteral(node.lhs))) {
+      const t = this.temp(c, "e");
+      const [value, literal] = isLiteral(node.rhs) ? [l, r] : [r, l];
+      return node.value === "=" ? `(${value} === ${literal})` : `((${t} = ${value}) !== undefined && ${t} !== ${literal})`;
+    }
     const h = helper[node.value];
     if (!h) throw new Unsupported(`the ${String(node.value)} operator`);
     return `rt.${h}(${l}, ${r})`;
+  }
+
+  /** `code` (the value of `node`) as the boolean jsonata's and/or take: undefined counts as false. */
+  private truth(node: Node, code: string): string {
+    const kind = booleanKind(node);
+    if (kind === "boolean") return code;
+    if (kind === "maybe") return `(${code} === true)`;
+    return `rt.truthy(${code})`;
+  }
+
+  /** `code` as the test of a condition: jsonata's effective boolean value, where undefined is false. */
+  private test(node: Node, code: string): string {
+    return booleanKind(node) === "other" ? `rt.boolean(${code})` : code;
   }
 
   private unary(node: Node, c: Ctx): string {
@@ -348,11 +367,11 @@ class Generator {
       const w = [node.keepArray ? "normKeep" : "norm", ...tail];
       const then = this.tail(node.then, c, w);
       const otherwise = node.else !== undefined ? this.tail(node.else, c, w) : applyWrappers("undefined", w);
-      return `(rt.boolean(${test}) ? ${then} : ${otherwise})`;
+      return `(${this.test(node.condition, test)} ? ${then} : ${otherwise})`;
     }
     const then = this.gen(node.then, c);
     const otherwise = node.else !== undefined ? this.gen(node.else, c) : "undefined";
-    return `(rt.boolean(${test}) ? ${then} : ${otherwise})`;
+    return `(${this.test(node.condition, test)} ? ${then} : ${otherwise})`;
   }
 
   private block(node: Node, c: Ctx, tail: string[] | undefined): string {
@@ -572,6 +591,17 @@ class Generator {
     if (s.type === "sort") return `rt.tupleSort(${input}, ${first ? "undefined" : tuples}, ${sortTerms}, ${index}, ${stageList})`;
     return `rt.tupleStep(${input}, ${tuples}, ${stepFn}, ${focus}, ${index}, ${stageList})`;
   }
+}
+
+/**
+ * What a node's value can be: "boolean" (=, !=, in, and, or always give true or false), "maybe" (< <= > >= give
+ * a boolean or undefined), or "other".
+ */
+function booleanKind(node: Node): "boolean" | "maybe" | "other" {
+  if (node.type !== "binary" || node.predicate || node.group || node.keepArray) return "other";
+  if (["=", "!=", "in", "and", "or"].includes(node.value)) return "boolean";
+  if (["<", "<=", ">", ">="].includes(node.value)) return "maybe";
+  return "other";
 }
 
 /** A literal without filters: its value is never undefined. */
