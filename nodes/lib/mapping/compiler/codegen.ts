@@ -496,6 +496,14 @@ class Generator {
       if (ii === 0 && s.consarray) {
         if (tupleMode) throw new Unsupported("bindings on an array constructor");
         lines.push(`${rs} = ${this.gen(s, { ...c, input: inp })};`);
+      } else if (tupleMode && last && tupleSeen && !node.group && s.type !== "sort" && !s.stages && s.focus === undefined && s.index === undefined) {
+        // The last step of a path with bindings binds nothing new and nothing groups the tuples: its results
+        // are the path's items, without building the tuples jsonata would unwrap at once.
+        const x = this.fresh("x");
+        const t = this.fresh("t");
+        const before = new Set(tupleNames);
+        const stepFn = this.arrow(`${x}, ${t}`, (temps) => this.gen(s, { ...c, input: x, scope: this.tupleScope(c.scope, t, before), temps }));
+        lines.push(`${rs} = rt.tupleResults(${tb}, ${stepFn}); ${tup} = false;`);
       } else if (tupleMode) {
         lines.push(`${tup} = true;`);
         lines.push(`${tb} = ${this.tupleStep(s, inp, tb, !tupleSeen, c, tupleNames)};`);

@@ -430,6 +430,24 @@ export function tupleStages(stages: TupleStage[], input: Seq): Seq {
   return result;
 }
 
+/** tupleItems(tupleStep(...)) for a last step that adds no bindings: the step's results, flattened. */
+export function tupleResults(tuples: any[], fn: (item: any, tuple: any) => any): Seq {
+  const out = seq();
+  for (let e = 0; e < tuples.length; e++) {
+    tick();
+    const tb = tuples[e];
+    const res = fn(tb["@"], tb);
+    if (res === undefined) continue;
+    if (!Array.isArray(res)) {
+      out.push(res);
+      continue;
+    }
+    if ((res as Seq).tupleStream) throw BAIL;
+    for (let b = 0; b < res.length; b++) out.push(res[b]);
+  }
+  return out;
+}
+
 /** The end of a path in tuple mode: the items without their bindings. */
 export function tupleItems(tuples: any[]): Seq {
   const out = seq();
