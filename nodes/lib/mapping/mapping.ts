@@ -1,5 +1,5 @@
-import jsonata from "jsonata";
 import { validatorFor, type Violation } from "../canonical/schemas";
+import { compileJsonata, type CompiledExpression } from "./compiler";
 
 /** Limits that stop a runaway mapping: wall time per evaluation and depth of nested evaluation. */
 export interface MappingLimits {
@@ -50,20 +50,31 @@ export class MappingRuntimeError extends Error {
   }
 }
 
-type Expression = ReturnType<typeof jsonata>;
-
-/** A JSONata mapping compiled once, evaluated per message. */
+/**
+ * A JSONata mapping compiled once, evaluated per message. Most expressions are compiled to JavaScript; the rest
+ * run in the jsonata interpreter (`mode` says which, `reason` why), with the same results either way.
+ */
 export class Mapping {
   readonly expression: string;
   readonly limits: MappingLimits;
-  private readonly compiled: Expression;
+  private readonly compiled: CompiledExpression;
   /** The evaluation in progress; the next one starts after it (see evaluate). */
   private tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(expression: string, compiled: Expression, limits: MappingLimits) {
+  private constructor(expression: string, compiled: CompiledExpression, limits: MappingLimits) {
     this.expression = expression;
     this.compiled = compiled;
     this.limits = limits;
+  }
+
+  /** "compiled" when the expression runs as generated JavaScript, "interpreted" when jsonata evaluates it. */
+  get mode(): "compiled" | "interpreted" {
+    return this.compiled.mode;
+  }
+
+  /** Why the expression is interpreted (undefined when compiled). */
+  get reason(): string | undefined {
+    return this.compiled.reason;
   }
 
   static compile(expression: string, limits: Partial<MappingLimits> = {}): Mapping {
@@ -74,11 +85,9 @@ export class Mapping {
       timeoutMs: positive(limits.timeoutMs, DEFAULT_LIMITS.timeoutMs),
       maxDepth: positive(limits.maxDepth, DEFAULT_LIMITS.maxDepth),
     };
-    let compiled: Expression;
+    let compiled: CompiledExpression;
     try {
-      // The typings of jsonata 2.x omit the options argument that carries the guardrails.
-      const withOptions = jsonata as unknown as (e: string, o: { timeout: number; stack: number }) => Expression;
-      compiled = withOptions(expression, { timeout: effective.timeoutMs, stack: effective.maxDepth });
+      compiled = compileJsonata(expression, effective);
     } catch (err) {
       throw new MappingSyntaxError(err as JsonataErrorObject);
     }
@@ -87,9 +96,10 @@ export class Mapping {
 
   /**
    * Evaluates against one input; the result never carries prototype-polluting keys.
-   * Evaluations of one mapping run one after another: JSONata's evaluator awaits at every step, so concurrent
-   * evaluations would interleave and each would see the wall time of all of them against its time limit.
-   * Mapping is CPU-bound, so running them in turn costs no throughput.
+   * Evaluations of one mapping run one after another: compiled code runs without pausing, but JSONata's
+   * interpreter (for interpreted expressions and fallbacks) awaits at every step, so concurrent evaluations would
+   * interleave and each would see the wall time of all of them against its time limit. Mapping is CPU-bound, so
+   * running them in turn costs no throughput.
    */
   evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown> {
     const run = this.tail.then(() => this.evaluateNow(input, bindings));
