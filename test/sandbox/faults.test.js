@@ -74,6 +74,18 @@ const vendors = {
     throttle: 429,
     expiredCreate: 403,
   },
+  "business-central": {
+    start: () => require("../../dist/sandbox/business-central.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/business-central.js").BUSINESS_CENTRAL_DEFAULTS;
+      return { authorization: `Bearer ${(await call(url, "POST", `/${D.tenantId}/oauth2/v2.0/token`, { form: { grant_type: "client_credentials", client_id: D.clientId, client_secret: D.clientSecret, scope: D.scope } })).json.access_token}` };
+    },
+    read: ["GET", "/v2.0/7c3e5b1a-2f4d-4e8b-9a6c-6b656c736f6e/production/api/v2.0/companies(5d115c9c-44e3-ea11-bb43-000d3a2feca1)/customers?$top=1"],
+    create: ["POST", "/v2.0/7c3e5b1a-2f4d-4e8b-9a6c-6b656c736f6e/production/api/v2.0/companies(5d115c9c-44e3-ea11-bb43-000d3a2feca1)/customers", { body: { displayName: "Fault Co" } }],
+    type: "customers",
+    throttle: 429,
+    expired: 401,
+  },
 };
 
 const running = {};
