@@ -86,6 +86,15 @@ const vendors = {
     throttle: 429,
     expired: 401,
   },
+  odoo: {
+    start: () => require("../../dist/sandbox/odoo.js").start(),
+    auth: async () => ({ authorization: `bearer ${require("../../dist/sandbox/odoo.js").ODOO_DEFAULTS.apiKey}` }),
+    read: ["POST", "/json/2/res.partner/search_read", { body: { domain: [], fields: ["name"], limit: 1 } }],
+    create: ["POST", "/json/2/res.partner/create", { body: { vals_list: [{ name: "Fault Co" }] } }],
+    type: "res.partner",
+    throttle: 429,
+    expired: 401,
+  },
 };
 
 const running = {};
@@ -99,7 +108,7 @@ for (const [name, v] of Object.entries(vendors)) {
     const url = running[name].url;
     await control.reset(url);
     const headers = await v.auth(url);
-    const read = () => call(url, v.read[0], v.read[1], { headers });
+    const read = () => call(url, v.read[0], v.read[1], { ...v.read[2], headers });
     const create = () => call(url, v.create[0], v.create[1], { ...v.create[2], headers });
     assert.equal((await read()).status, 200);
     const created = async () => (await control.stats(url)).created[v.type] ?? 0;
