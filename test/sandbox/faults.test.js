@@ -95,6 +95,20 @@ const vendors = {
     throttle: 429,
     expired: 401,
   },
+  "oracle-fusion": {
+    start: () => require("../../dist/sandbox/oracle-fusion.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/oracle-fusion.js").ORACLE_FUSION_DEFAULTS;
+      const client = "Basic " + Buffer.from(`${D.clientId}:${D.clientSecret}`).toString("base64");
+      const t = await call(url, "POST", "/oauth2/v1/token", { form: { grant_type: "client_credentials", scope: D.scope }, headers: { authorization: client } });
+      return { authorization: `Bearer ${t.json.access_token}`, "rest-framework-version": "4" };
+    },
+    read: ["GET", "/fscmRestApi/resources/11.13.18.05/salesOrdersForOrderHub?limit=1"],
+    create: ["POST", "/fscmRestApi/resources/11.13.18.05/salesOrdersForOrderHub", { body: { SourceTransactionNumber: "F-1", SourceTransactionSystem: "LEG", SourceTransactionId: "F-1", BusinessUnitName: "Vision Operations", BuyingPartyNumber: "C-1001", TransactionalCurrencyCode: "EUR", lines: [] }, headers: { "upsert-mode": "true" } }],
+    type: "salesOrdersForOrderHub",
+    throttle: 429,
+    expired: 401,
+  },
 };
 
 const running = {};
@@ -109,7 +123,7 @@ for (const [name, v] of Object.entries(vendors)) {
     await control.reset(url);
     const headers = await v.auth(url);
     const read = () => call(url, v.read[0], v.read[1], { ...v.read[2], headers });
-    const create = () => call(url, v.create[0], v.create[1], { ...v.create[2], headers });
+    const create = () => call(url, v.create[0], v.create[1], { ...v.create[2], headers: { ...headers, ...v.create[2]?.headers } });
     assert.equal((await read()).status, 200);
     const created = async () => (await control.stats(url)).created[v.type] ?? 0;
 
