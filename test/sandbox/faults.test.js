@@ -109,6 +109,19 @@ const vendors = {
     throttle: 429,
     expired: 401,
   },
+  acumatica: {
+    start: () => require("../../dist/sandbox/acumatica.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/acumatica.js").ACUMATICA_DEFAULTS;
+      const r = await call(url, "POST", "/entity/auth/login", { body: { name: D.name, password: D.password, tenant: D.tenant } });
+      return { cookie: r.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ") };
+    },
+    read: ["GET", "/entity/Default/24.200.001/Customer?$top=1"],
+    create: ["PUT", "/entity/Default/24.200.001/Customer", { body: { CustomerID: { value: "FAULT-1" }, CustomerName: { value: "Fault Co" } } }],
+    type: "Customer",
+    throttle: 429,
+    expired: 401,
+  },
 };
 
 const running = {};
