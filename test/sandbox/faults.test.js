@@ -122,6 +122,18 @@ const vendors = {
     throttle: 429,
     expired: 401,
   },
+  "dynamics-fo": {
+    start: () => require("../../dist/sandbox/dynamics-fo.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/dynamics-fo.js").DYNAMICS_FO_DEFAULTS;
+      return { authorization: `Bearer ${(await call(url, "POST", `/${D.tenantId}/oauth2/v2.0/token`, { form: { grant_type: "client_credentials", client_id: D.clientId, client_secret: D.clientSecret, scope: `${url}/.default` } })).json.access_token}` };
+    },
+    read: ["GET", "/data/CustomersV3?$top=1"],
+    create: ["POST", "/data/CustomersV3", { body: { OrganizationName: "Fault Co", CustomerGroupId: "10" } }],
+    type: "CustomersV3",
+    throttle: 429,
+    expired: 401,
+  },
 };
 
 const running = {};
