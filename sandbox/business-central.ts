@@ -565,6 +565,7 @@ export async function start(options: BusinessCentralOptions = {}): Promise<Runni
       const r = recordOf(set, req.params.id!);
       checkEtag(req, r);
       checkDraft(set, r);
+      if (set === "salesInvoiceLines") checkDraft("salesInvoices", k.store.get("salesInvoices", r.documentId as string)!);
       for (const child of Object.values(def(set).children)) for (const c of linesOf(child.set, child.attr, r.id as string)) k.store.delete(child.set, c.id as string);
       k.store.delete(set, r.id as string);
       if (set === "salesOrderLines" || set === "salesInvoiceLines") {

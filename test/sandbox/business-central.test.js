@@ -145,6 +145,9 @@ test("shipAndInvoice and salesInvoices: draft, post, posted invoice read-only, c
   correlated(await bc("POST", `salesInvoices(${draft.json.id})/Microsoft.NAV.post`), "Application_DialogException");
   correlated(await bc("PATCH", `salesInvoices(${draft.json.id})`, { externalDocumentNumber: "x" }, { "if-match": "*" }), "Application_DialogException");
   assert.equal((await bc("POST", `customers(${inv.customerId})/Microsoft.NAV.post`)).status, 400);
+  const postedLine = (await bc("GET", `salesInvoices(${draft.json.id})/salesInvoiceLines`)).json.value[0];
+  correlated(await bc("DELETE", `salesInvoiceLines(${postedLine.id})`, undefined, { "if-match": "*" }), "Application_DialogException");
+  correlated(await bc("PATCH", `salesInvoiceLines(${postedLine.id})`, { quantity: 9 }, { "if-match": "*" }), "Application_DialogException");
 
   const journal = (await bc("GET", "customerPaymentJournals")).json.value[0];
   const pay = await bc("POST", `customerPaymentJournals(${journal.id})/customerPayments`, { customerNumber: "C-1001", amount: -500, appliesToInvoiceNumber: posted.number, documentNumber: "PAY-1" });
