@@ -4,8 +4,9 @@
 // return=representation), deep insert, PATCH upsert by id or alternate key (If-Match / If-None-Match), GET with
 // $select / $filter / $orderby / $top / $expand / $count, server-driven paging (odata.maxpagesize, nextLink with
 // $skiptoken), the multipart $batch format with atomic changesets, OData errors and service-protection limits.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { Halt, SlidingWindow, bearer, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
+import { entraToken } from "./entra";
 import { runBatch } from "./odata-batch";
 import { evaluateFilter, FilterError, filterFields, parseFilter } from "./odata-filter";
 
@@ -369,26 +370,7 @@ export async function start(options: DataverseOptions = {}): Promise<RunningSand
 
     // ---- handlers ---------------------------------------------------------------------------------------------
 
-    const token = (req: SandboxRequest): Reply => {
-      const form = req.form();
-      const aad = (status: number, error: string, code: number, text: string): Reply => ({
-        status,
-        body: { error, error_description: `AADSTS${code}: ${text}\r\nTrace ID: ${randomUUID()}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${new Date().toISOString()}`, error_codes: [code], timestamp: new Date().toISOString(), trace_id: randomUUID(), correlation_id: randomUUID() },
-      }); // [~] AADSTS codes and texts
-      if (req.params.tenant !== tenantId) return aad(400, "invalid_request", 90002, `Tenant '${req.params.tenant}' not found.`);
-      if (form.get("grant_type") !== "client_credentials") return aad(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
-      if (form.get("client_id") !== clientId) return aad(400, "unauthorized_client", 700016, `Application with identifier '${form.get("client_id")}' was not found in the directory.`);
-      if (form.get("client_secret") !== clientSecret) return aad(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
-      const scope = form.get("scope") ?? "";
-      const org = (options.orgUrl ?? `http://${req.header("host")}`).replace(/\/$/, "");
-      if (scope.replace(/\/+\.default$/, "/.default") !== `${org}/.default`) return aad(400, "invalid_scope", 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`);
-      // Entra tokens are JWTs; the sandbox's are JWT-shaped with a random signature part, all a client may rely on.
-      const exp = Math.floor(Date.now() / 1000) + k.limits.tokenLifetimeSeconds!;
-      const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
-      const jwtShaped = `${part({ typ: "JWT", alg: "RS256" })}.${part({ aud: org, appid: clientId, tid: tenantId, exp })}.${randomBytes(32).toString("base64url")}`;
-      k.tokens.issue(clientId, k.limits.tokenLifetimeSeconds!, {}, jwtShaped);
-      return { status: 200, body: { token_type: "Bearer", expires_in: k.limits.tokenLifetimeSeconds, ext_expires_in: k.limits.tokenLifetimeSeconds, access_token: jwtShaped } };
-    };
+    const token = entraToken(k, { tenantId, clientId, clientSecret, resource: (req) => options.orgUrl ?? `http://${req.header("host")}`, lifetimeLimit: "tokenLifetimeSeconds" });
 
     const entityIdHeader = (req: SandboxRequest, set: string, id: string) => ({ "odata-entityid": `${base(req)}/${set}(${id})` });
     const prefers = (req: SandboxRequest, what: string) => (req.header("prefer") ?? "").split(",").some((p) => p.trim().toLowerCase() === what);

@@ -74,6 +74,66 @@ const vendors = {
     throttle: 429,
     expiredCreate: 403,
   },
+  "business-central": {
+    start: () => require("../../dist/sandbox/business-central.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/business-central.js").BUSINESS_CENTRAL_DEFAULTS;
+      return { authorization: `Bearer ${(await call(url, "POST", `/${D.tenantId}/oauth2/v2.0/token`, { form: { grant_type: "client_credentials", client_id: D.clientId, client_secret: D.clientSecret, scope: D.scope } })).json.access_token}` };
+    },
+    read: ["GET", "/v2.0/7c3e5b1a-2f4d-4e8b-9a6c-6b656c736f6e/production/api/v2.0/companies(5d115c9c-44e3-ea11-bb43-000d3a2feca1)/customers?$top=1"],
+    create: ["POST", "/v2.0/7c3e5b1a-2f4d-4e8b-9a6c-6b656c736f6e/production/api/v2.0/companies(5d115c9c-44e3-ea11-bb43-000d3a2feca1)/customers", { body: { displayName: "Fault Co" } }],
+    type: "customers",
+    throttle: 429,
+    expired: 401,
+  },
+  odoo: {
+    start: () => require("../../dist/sandbox/odoo.js").start(),
+    auth: async () => ({ authorization: `bearer ${require("../../dist/sandbox/odoo.js").ODOO_DEFAULTS.apiKey}` }),
+    read: ["POST", "/json/2/res.partner/search_read", { body: { domain: [], fields: ["name"], limit: 1 } }],
+    create: ["POST", "/json/2/res.partner/create", { body: { vals_list: [{ name: "Fault Co" }] } }],
+    type: "res.partner",
+    throttle: 429,
+    expired: 401,
+  },
+  "oracle-fusion": {
+    start: () => require("../../dist/sandbox/oracle-fusion.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/oracle-fusion.js").ORACLE_FUSION_DEFAULTS;
+      const client = "Basic " + Buffer.from(`${D.clientId}:${D.clientSecret}`).toString("base64");
+      const t = await call(url, "POST", "/oauth2/v1/token", { form: { grant_type: "client_credentials", scope: D.scope }, headers: { authorization: client } });
+      return { authorization: `Bearer ${t.json.access_token}`, "rest-framework-version": "4" };
+    },
+    read: ["GET", "/fscmRestApi/resources/11.13.18.05/salesOrdersForOrderHub?limit=1"],
+    create: ["POST", "/fscmRestApi/resources/11.13.18.05/salesOrdersForOrderHub", { body: { SourceTransactionNumber: "F-1", SourceTransactionSystem: "LEG", SourceTransactionId: "F-1", BusinessUnitName: "Vision Operations", BuyingPartyNumber: "C-1001", TransactionalCurrencyCode: "EUR", lines: [] }, headers: { "upsert-mode": "true" } }],
+    type: "salesOrdersForOrderHub",
+    throttle: 429,
+    expired: 401,
+  },
+  acumatica: {
+    start: () => require("../../dist/sandbox/acumatica.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/acumatica.js").ACUMATICA_DEFAULTS;
+      const r = await call(url, "POST", "/entity/auth/login", { body: { name: D.name, password: D.password, tenant: D.tenant } });
+      return { cookie: r.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ") };
+    },
+    read: ["GET", "/entity/Default/24.200.001/Customer?$top=1"],
+    create: ["PUT", "/entity/Default/24.200.001/Customer", { body: { CustomerID: { value: "FAULT-1" }, CustomerName: { value: "Fault Co" } } }],
+    type: "Customer",
+    throttle: 429,
+    expired: 401,
+  },
+  "dynamics-fo": {
+    start: () => require("../../dist/sandbox/dynamics-fo.js").start(),
+    auth: async (url) => {
+      const D = require("../../dist/sandbox/dynamics-fo.js").DYNAMICS_FO_DEFAULTS;
+      return { authorization: `Bearer ${(await call(url, "POST", `/${D.tenantId}/oauth2/v2.0/token`, { form: { grant_type: "client_credentials", client_id: D.clientId, client_secret: D.clientSecret, scope: `${url}/.default` } })).json.access_token}` };
+    },
+    read: ["GET", "/data/CustomersV3?$top=1"],
+    create: ["POST", "/data/CustomersV3", { body: { OrganizationName: "Fault Co", CustomerGroupId: "10" } }],
+    type: "CustomersV3",
+    throttle: 429,
+    expired: 401,
+  },
 };
 
 const running = {};
@@ -87,8 +147,8 @@ for (const [name, v] of Object.entries(vendors)) {
     const url = running[name].url;
     await control.reset(url);
     const headers = await v.auth(url);
-    const read = () => call(url, v.read[0], v.read[1], { headers });
-    const create = () => call(url, v.create[0], v.create[1], { ...v.create[2], headers });
+    const read = () => call(url, v.read[0], v.read[1], { ...v.read[2], headers });
+    const create = () => call(url, v.create[0], v.create[1], { ...v.create[2], headers: { ...headers, ...v.create[2]?.headers } });
     assert.equal((await read()).status, 200);
     const created = async () => (await control.stats(url)).created[v.type] ?? 0;
 

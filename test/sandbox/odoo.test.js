@@ -1,0 +1,177 @@
+"use strict";
+const { test, before, after, beforeEach } = require("node:test");
+const assert = require("node:assert/strict");
+const { start, ODOO_DEFAULTS: D } = require("../../dist/sandbox/odoo.js");
+const { call, control } = require("./helpers.js");
+
+let sb;
+const j2 = (model, method, body = {}, headers = {}) => call(sb.url, "POST", `/json/2/${model}/${method}`, { body, headers: { authorization: `bearer ${D.apiKey}`, "x-odoo-database": D.database, ...headers } });
+let rpcId = 0;
+const rpc = (service, method, args) => call(sb.url, "POST", "/jsonrpc", { body: { jsonrpc: "2.0", method: "call", params: { service, method, args }, id: ++rpcId } });
+const kw = (model, method, args, kwargs, secret = D.password) => rpc("object", "execute_kw", [D.database, D.uid, secret, model, method, args, ...(kwargs ? [kwargs] : [])]);
+const rpcFailed = (r, name) => {
+  assert.equal(r.status, 200, "JSON-RPC errors come with HTTP 200");
+  assert.equal(r.json.error.code, 200);
+  assert.equal(r.json.error.message, "Odoo Server Error");
+  assert.equal(r.json.error.data.name, name);
+  assert.match(r.json.error.data.debug, /^Traceback/);
+  assert.deepEqual(r.json.error.data.context, {});
+};
+
+before(async () => {
+  sb = await start();
+});
+after(() => sb.close());
+beforeEach(() => control.reset(sb.url));
+
+test("JSON-2: bearer API key, database header, 401 / 404 bodies, expired key", async () => {
+  const ok = await j2("res.partner", "search_read", { domain: [["ref", "=", "C-1001"]], fields: ["name", "ref"] });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(ok.json, [{ id: 1, name: "Globex GmbH", ref: "C-1001" }]);
+  const bad = await j2("res.partner", "search", {}, { authorization: "bearer nope" });
+  assert.equal(bad.status, 401);
+  assert.deepEqual([bad.json.name, bad.json.message, bad.json.arguments], ["werkzeug.exceptions.Unauthorized", "Invalid apikey", ["Invalid apikey", 401]]);
+  assert.equal((await j2("res.partner", "search", {}, { "x-odoo-database": "other" })).status, 404);
+  const model = await j2("res.partnerx", "search", {});
+  assert.deepEqual([model.status, model.json.name], [404, "werkzeug.exceptions.NotFound"]);
+  const method = await j2("res.partner", "frobnicate", {});
+  assert.deepEqual([method.status, method.json.name], [404, "builtins.AttributeError"]);
+  const priv = await j2("res.partner", "_compute_display_name", { ids: [1] });
+  assert.deepEqual([priv.status, priv.json.name], [403, "odoo.exceptions.AccessError"]);
+  assert.equal((await call(sb.url, "POST", "/json/2/res.partner/search", { body: "{oops", headers: { authorization: `bearer ${D.apiKey}` } })).status, 400);
+  await control.expireTokens(sb.url);
+  assert.equal((await j2("res.partner", "search", {})).status, 401);
+});
+
+test("JSON-2: partner create / write / read; validation and unknown-field errors; one transaction per call", async () => {
+  const c = await j2("res.partner", "create", { vals_list: [{ name: "Acme", is_company: true, email: "a@acme.example" }, { name: "Acme 2" }] });
+  assert.equal(c.status, 200);
+  assert.equal(c.json.length, 2);
+  assert.equal((await j2("res.partner", "write", { ids: [c.json[0]], vals: { phone: "+1 555" } })).json, true);
+  const read = await j2("res.partner", "read", { ids: [c.json[0]], fields: ["name", "phone", "parent_id", "vat"] });
+  assert.deepEqual(read.json, [{ id: c.json[0], name: "Acme", phone: "+1 555", parent_id: false, vat: false }]);
+  const noName = await j2("res.partner", "create", { vals_list: [{ name: "Kept?" }, { email: "x@y" }] });
+  assert.deepEqual([noName.status, noName.json.name, noName.json.message], [422, "odoo.exceptions.ValidationError", "Contacts require a name"]);
+  assert.equal((await control.records(sb.url, "res.partner")).filter((p) => p.name === "Kept?").length, 0, "the failed call committed nothing");
+  const unknown = await j2("res.partner", "create", { vals_list: [{ name: "x", nope: 1 }] });
+  assert.equal(unknown.json.name, "builtins.ValueError");
+  assert.equal(unknown.json.message, "Invalid field 'nope' on model 'res.partner'");
+  const missing = await j2("res.partner", "read", { ids: [999] });
+  assert.deepEqual([missing.status, missing.json.name], [404, "odoo.exceptions.MissingError"]);
+  assert.equal((await control.stats(sb.url)).created["res.partner"], 2);
+});
+
+test("sale.order: order_line commands, client_order_ref, action_confirm, totals, many2one reads, unlink refused", async () => {
+  const [gadget] = (await j2("product.product", "search", { domain: [["default_code", "=", "GAD-2"]] })).json;
+  const id = (await j2("sale.order", "create", { vals_list: { partner_id: 1, client_order_ref: "PO-1", order_line: [[0, 0, { product_id: gadget, product_uom_qty: 20, price_unit: 10 }], [0, 0, { product_id: gadget, product_uom_qty: 1, discount: 50 }]] } })).json;
+  assert.ok(Number.isInteger(id), "a single vals dict returns one id");
+  const [so] = (await j2("sale.order", "read", { ids: [id], fields: ["name", "state", "partner_id", "amount_total", "order_line", "invoice_status"] })).json;
+  assert.deepEqual([so.state, so.partner_id, so.amount_total, so.order_line.length, so.invoice_status], ["draft", [1, "Globex GmbH"], 275, 2, "no"]);
+  assert.match(so.name, /^S\d{5}$/);
+  const byRef = await j2("sale.order", "search_read", { domain: [["client_order_ref", "=", "PO-1"]], fields: ["name"] });
+  assert.deepEqual(byRef.json.map((o) => o.id), [id]);
+  assert.equal((await j2("sale.order", "write", { ids: [id], vals: { order_line: [[1, so.order_line[1], { product_uom_qty: 2 }], [2, so.order_line[0]]] } })).json, true);
+  assert.equal((await j2("sale.order", "read", { ids: [id], fields: ["amount_total"] })).json[0].amount_total, 150);
+  assert.equal((await j2("sale.order", "action_confirm", { ids: [id] })).json, true);
+  const again = await j2("sale.order", "action_confirm", { ids: [id] });
+  assert.deepEqual([again.status, again.json.name], [422, "odoo.exceptions.UserError"]);
+  const del = await j2("sale.order", "unlink", { ids: [id] });
+  assert.match(del.json.message, /You must first cancel it/);
+  const noPartner = await j2("sale.order", "create", { vals_list: [{ client_order_ref: "x" }] });
+  assert.equal(noPartner.json.name, "odoo.exceptions.ValidationError");
+  assert.match(noPartner.json.message, /Field: Customer \(partner_id\)/);
+  const badPartner = await j2("sale.order", "create", { vals_list: [{ partner_id: 999 }] });
+  assert.equal(badPartner.json.name, "odoo.exceptions.MissingError");
+  const lines = await j2("sale.order.line", "search_read", { domain: [["order_id", "=", id]], fields: ["product_id", "price_subtotal"] });
+  assert.deepEqual(lines.json.map((l) => [l.product_id[1], l.price_subtotal]), [["Gadget", 150]]);
+  assert.equal((await j2("sale.order", "action_post", { ids: [id] })).status, 404, "action_post belongs to account.move");
+});
+
+test("account.move out_invoice: create, post, domain on move_type, offset paging with search_count to the end", async () => {
+  const inv = (await j2("account.move", "create", { vals_list: [{ move_type: "out_invoice", partner_id: 2, ref: "R-1", invoice_date: "2026-11-01", invoice_line_ids: [[0, 0, { name: "Support", quantity: 2, price_unit: 250 }]] }] })).json[0];
+  const draft = (await j2("account.move", "read", { ids: [inv], fields: ["name", "state", "amount_total", "amount_residual"] })).json[0];
+  assert.deepEqual([draft.name, draft.state, draft.amount_total], ["/", "draft", 500]);
+  assert.equal((await j2("account.move", "action_post", { ids: [inv] })).json, false);
+  const posted = (await j2("account.move", "read", { ids: [inv], fields: ["name", "state", "payment_state", "amount_residual"] })).json[0];
+  assert.deepEqual([posted.state, posted.payment_state, posted.amount_residual], ["posted", "not_paid", 500]);
+  assert.match(posted.name, /^INV\/2026\/\d{5}$/);
+  assert.match((await j2("account.move", "unlink", { ids: [inv] })).json.message, /posted once/);
+  assert.equal((await j2("account.move", "write", { ids: [inv], vals: { invoice_line_ids: [[5]] } })).json.name, "odoo.exceptions.UserError");
+  assert.equal((await j2("account.move", "write", { ids: [inv], vals: { ref: "R-2" } })).json, true);
+
+  await call(sb.url, "POST", "/__sandbox/records/account.move", { body: Array.from({ length: 5 }, (_, i) => ({ move_type: "out_invoice", partner_id: 1, ref: `BULK-${i}`, invoice_line_ids: [[0, 0, { name: "x", quantity: 1, price_unit: i + 1 }]], state: "posted" })) });
+  const domain = [["move_type", "=", "out_invoice"], ["state", "=", "posted"]];
+  const total = (await j2("account.move", "search_count", { domain })).json;
+  assert.equal(total, 8);
+  const seen = [];
+  for (let offset = 0; offset < total; offset += 3) {
+    const page = (await j2("account.move", "search_read", { domain, fields: ["name"], offset, limit: 3, order: "id" })).json;
+    assert.ok(page.length <= 3 && page.length > 0);
+    seen.push(...page.map((m) => m.id));
+  }
+  assert.equal(new Set(seen).size, 8);
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+  const orDomain = await j2("account.move", "search_count", { domain: ["|", ["ref", "=", "BULK-1"], ["ref", "ilike", "bulk-2"]] });
+  assert.equal(orDomain.json, 2);
+  const paid = await j2("account.move", "search_read", { domain: [["payment_state", "=", "paid"], ["partner_id.ref", "=", "C-1001"]], fields: ["amount_residual"] });
+  assert.deepEqual(paid.json.map((m) => m.amount_residual), [0]);
+  assert.equal((await j2("account.move", "search", { domain: [["nope", "=", 1]] })).json.name, "builtins.ValueError");
+});
+
+test("JSON-RPC: common.version / authenticate, execute_kw with password or API key, errors with HTTP 200", async () => {
+  assert.equal((await rpc("common", "version", [])).json.result.server_serie, "19.0");
+  assert.equal((await rpc("common", "authenticate", [D.database, D.login, D.password, {}])).json.result, D.uid);
+  assert.equal((await rpc("common", "authenticate", [D.database, D.login, "wrong", {}])).json.result, false);
+  assert.deepEqual((await rpc("db", "list", [])).json.result, [D.database]);
+  const id = (await kw("res.partner", "create", [{ name: "Via RPC", ref: "C-2000" }])).json.result;
+  assert.ok(Number.isInteger(id));
+  const found = await kw("res.partner", "search_read", [[["ref", "=", "C-2000"]]], { fields: ["name"], limit: 1 }, D.apiKey);
+  assert.deepEqual(found.json.result, [{ id, name: "Via RPC" }]);
+  assert.equal((await kw("res.partner", "search_count", [[["is_company", "=", true]]])).json.result, 2);
+  const so = (await kw("sale.order", "create", [{ partner_id: id, client_order_ref: "RPC-1", order_line: [[0, 0, { product_id: 1, product_uom_qty: 2 }]] }])).json.result;
+  assert.equal((await kw("sale.order", "action_confirm", [[so]])).json.result, true);
+  rpcFailed(await kw("res.partner", "create", [{ name: "x" }], undefined, "wrong"), "odoo.exceptions.AccessDenied");
+  rpcFailed(await kw("res.partner", "create", [{ email: "x@y" }]), "odoo.exceptions.ValidationError");
+  rpcFailed(await kw("res.nothing", "search", [[]]), "odoo.exceptions.UserError");
+  rpcFailed(await kw("res.partner", "search", [[], 0, 1, "name", "extra"]), "builtins.TypeError");
+  await control.expireTokens(sb.url);
+  rpcFailed(await kw("res.partner", "search", [[]], undefined, D.apiKey), "odoo.exceptions.AccessDenied");
+  assert.equal((await kw("res.partner", "search", [[]])).json.result.length, 3, "passwords do not expire");
+});
+
+test("web session: authenticate sets session_id; call_kw; expired session answers code 100", async () => {
+  const login = await call(sb.url, "POST", "/web/session/authenticate", { body: { jsonrpc: "2.0", method: "call", params: { db: D.database, login: D.login, password: D.password }, id: 1 } });
+  assert.equal(login.json.result.uid, D.uid);
+  const cookie = login.headers.getSetCookie()[0].split(";")[0];
+  assert.match(cookie, /^session_id=\w+$/);
+  const callKw = () => call(sb.url, "POST", "/web/dataset/call_kw/res.partner/search_read", { body: { jsonrpc: "2.0", method: "call", params: { model: "res.partner", method: "search_read", args: [[["ref", "=", "C-1001"]]], kwargs: { fields: ["name"] } }, id: 2 }, headers: { cookie } });
+  assert.deepEqual((await callKw()).json.result, [{ id: 1, name: "Globex GmbH" }]);
+  const denied = await call(sb.url, "POST", "/web/session/authenticate", { body: { jsonrpc: "2.0", params: { db: D.database, login: D.login, password: "x" } } });
+  assert.equal(denied.json.error.data.name, "odoo.exceptions.AccessDenied");
+  await control.expireTokens(sb.url);
+  const expired = await callKw();
+  assert.equal(expired.status, 200);
+  assert.deepEqual([expired.json.error.code, expired.json.error.message, expired.json.error.data.name], [100, "Odoo Session Expired", "odoo.http.SessionExpiredException"]);
+});
+
+test("no rate limit by default; a lowered requestsPerMinute answers 429; injected faults per transport", async () => {
+  for (let i = 0; i < 5; i++) assert.equal((await j2("res.partner", "search_count", {})).status, 200);
+  await control.limits(sb.url, { requestsPerMinute: 2 });
+  await j2("res.partner", "search_count", {});
+  await j2("res.partner", "search_count", {});
+  const t = await j2("res.partner", "search_count", {});
+  assert.deepEqual([t.status, t.json.name], [429, "werkzeug.exceptions.TooManyRequests"]);
+  assert.equal((await rpc("common", "version", [])).status, 429);
+  await control.limits(sb.url, { requestsPerMinute: 0 });
+  await control.faults(sb.url, [{ kind: "error", count: 2 }]);
+  const e2 = await j2("res.partner", "search_count", {});
+  assert.deepEqual([e2.status, e2.json.name], [500, "builtins.Exception"]);
+  const e1 = await rpc("common", "version", []);
+  assert.equal(e1.status, 500);
+  assert.equal(e1.json.error.message, "Odoo Server Error");
+  const stats = await control.stats(sb.url);
+  assert.deepEqual(stats.routes["POST /json/2/:model/:method"].statuses, { 200: 7, 429: 1, 500: 1 });
+  assert.equal(stats.faults.error, 2);
+  const unrouted = await call(sb.url, "POST", "/xmlrpc/2/object", { body: "<methodCall/>" });
+  assert.equal(unrouted.status, 404);
+});
