@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { CANONICAL_TYPES } from "../lib/canonical/schemas";
-import { CanonicalMapper, MappingSyntaxError } from "../lib/mapping/mapping";
+import { CanonicalMapper, Mapping, MappingSyntaxError } from "../lib/mapping/mapping";
 import { LIBRARY, findMapping, mappingExpression } from "../lib/mapping/library";
 import { StatusBoard, asError, readProperty, writeProperty, type PropertyType } from "../common/glue";
 
@@ -42,7 +42,8 @@ export = function register(RED: NodeAPI): void {
         targetSchema: def.targetSchema || undefined,
         limits: { timeoutMs: Number(def.timeout) || undefined, maxDepth: Number(def.maxDepth) || undefined },
       });
-      status.now({ fill: "grey", shape: "ring", text: def.targetSchema ? `→ ${def.targetSchema}` : "ready" });
+      const how = mapper.mapping.mode === "compiled" ? "compiled" : "interpreted";
+      status.now({ fill: "grey", shape: "ring", text: def.targetSchema ? `→ ${def.targetSchema} (${how})` : how });
     } catch (err) {
       setupError = asError(err);
       const where = err instanceof MappingSyntaxError && err.position !== undefined ? ` (position ${err.position})` : "";
@@ -85,6 +86,15 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
+  function howItRuns(expression: string): { mode?: string; reason?: string; error?: string } {
+    try {
+      const mapping = Mapping.compile(expression);
+      return { mode: mapping.mode, ...(mapping.reason ? { reason: mapping.reason } : {}) };
+    } catch (err) {
+      return { error: asError(err).message };
+    }
+  }
+
   function statusText(c: { valid: number; invalid: number; failed: number }): string {
     return c.failed ? `${c.valid} valid, ${c.invalid} invalid, ${c.failed} failed` : `${c.valid} valid, ${c.invalid} invalid`;
   }
@@ -95,8 +105,17 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.get("/keelson-mapper/library", RED.auth.needsPermission("keelson-mapper.read"), (_req, res) => {
     res.json({
       schemas: CANONICAL_TYPES.map((t) => `${t}@1`),
-      mappings: LIBRARY.map((m) => ({ ...m, expression: mappingExpression(m.id) })),
+      mappings: LIBRARY.map((m) => ({ ...m, expression: mappingExpression(m.id), ...howItRuns(mappingExpression(m.id)) })),
     });
+  });
+  // The dialog asks how an expression will run: compiled to JavaScript, or in the JSONata interpreter and why.
+  RED.httpAdmin.post("/keelson-mapper/compile", RED.auth.needsPermission("keelson-mapper.read"), (req, res) => {
+    const expression = (req.body as { expression?: unknown } | undefined)?.expression;
+    if (typeof expression !== "string") {
+      res.status(400).json({ error: "body must be {expression: string}" });
+      return;
+    }
+    res.json(howItRuns(expression));
   });
   RED.httpAdmin.get("/keelson-mapper/library/:id", RED.auth.needsPermission("keelson-mapper.read"), (req, res) => {
     const entry = findMapping(String(req.params.id));

@@ -146,3 +146,23 @@ test("the admin API lists the mapping library and the canonical types", async ()
   await helper.request().get("/keelson-mapper/library/hubspot-deal-to-quote").expect(200);
   await helper.request().get("/keelson-mapper/library/nope").expect(404);
 });
+
+test("the dialog learns whether an expression runs compiled or interpreted, and why", async () => {
+  await helper.load(mapperNode, flow(custom("payload")));
+  let res = await helper.request().post("/keelson-mapper/compile").send({ expression: '{"a": $sum(lines.amount)}' }).expect(200);
+  assert.deepEqual(res.body, { mode: "compiled" });
+  res = await helper.request().post("/keelson-mapper/compile").send({ expression: "Account.Contact.%.Name" }).expect(200);
+  assert.equal(res.body.mode, "interpreted");
+  assert.match(res.body.reason, /parent/i);
+  res = await helper.request().post("/keelson-mapper/compile").send({ expression: "a +" }).expect(200);
+  assert.match(res.body.error, /mapping expression error/);
+  await helper.request().post("/keelson-mapper/compile").send({}).expect(400);
+  const library = (await helper.request().get("/keelson-mapper/library").expect(200)).body.mappings;
+  assert.ok(library.every((m) => m.mode === "compiled"), "every shipped mapping compiles");
+});
+
+test("the node's status says how its mapping runs", async () => {
+  await helper.load(mapperNode, flow(library("salesforce-opportunity-to-salesorder", "SalesOrder@1")));
+  const seen = helper.getNode("m").status.args.map((a) => a[0]);
+  assert.ok(seen.some((s) => s.text === "→ SalesOrder@1 (compiled)"), JSON.stringify(seen));
+});
