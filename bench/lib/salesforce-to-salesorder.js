@@ -7,7 +7,9 @@ function text(v) {
 
 function salesforceToSalesOrder(o) {
   const currency = o.CurrencyIsoCode || "USD";
-  const money = (v) => (v !== null && v !== undefined ? { amount: String(v), currency } : undefined);
+  // $string writes a number with 15 significant digits (0.1 + 0.2 → "0.3"); the hand-written version must too,
+  // or it would not be the same mapping for every input.
+  const money = (v) => (v !== null && v !== undefined ? { amount: typeof v === "number" ? String(Number(v.toPrecision(15))) : typeof v === "string" ? v : JSON.stringify(v), currency } : undefined);
   const account = o.Account || {};
   const customerRefs = [{ system: "salesforce", id: o.AccountId || account.Id, type: "Account" }];
   if (account.ERP_Customer_Id__c) customerRefs.push({ system: account.ERP_System__c, id: account.ERP_Customer_Id__c, type: "customer" });
