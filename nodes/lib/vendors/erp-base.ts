@@ -1,9 +1,14 @@
 /** What every ERP adapter shares: mappings, order defaults, "look up before posting again", identity helpers. */
 import type { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError, UnknownOutcomeError } from "../resilience/errors";
+import { sleep } from "../resilience/retry";
+import { isHtml } from "../resilience/classify";
+import type { HttpRequest, HttpResponse } from "../http/client";
 import { CanonicalMapper } from "../mapping/mapping";
 import { mappingExpression } from "../mapping/library";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapter, ErpAdapterOptions, ErpMappings, Invoice, InvoicePage, MappingRole, OrderOutcome, Payment, SalesOrder } from "./erp";
+
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** How many times a create is posted when its outcome stays unknown and the look-up finds nothing. */
 const MAX_POSTS = 3;
@@ -54,6 +59,20 @@ export abstract class ErpAdapterBase implements ErpAdapter {
     return (result.value ?? {}) as Record<string, unknown>;
   }
 
+  /** Maps a page of vendor invoices, setting aside those the mapping rejects. */
+  protected async mapInvoices(records: Record<string, unknown>[], idOf: (record: Record<string, unknown>) => string): Promise<Pick<InvoicePage, "invoices" | "rejected">> {
+    const page: Pick<InvoicePage, "invoices" | "rejected"> = { invoices: [], rejected: [] };
+    for (const record of records) {
+      try {
+        page.invoices.push((await this.map("invoiceIn", record)) as Invoice);
+      } catch (err) {
+        if (!(err instanceof TechnicalError) || err.code !== "MAPPING_INVALID") throw err;
+        page.rejected.push({ id: idOf(record), error: err });
+      }
+    }
+    return page;
+  }
+
   /** The order with the connection's defaults under extensions[system], the order's own values winning. */
   protected withDefaults(order: SalesOrder): SalesOrder {
     const defaults = this.options.orderDefaults;
@@ -70,7 +89,8 @@ export abstract class ErpAdapterBase implements ErpAdapter {
   /**
    * Posts a create that the ERP cannot de-duplicate itself: when an earlier attempt may have gone through, or the
    * post's outcome is unknown (timeout, lost response), the record is looked up by its external reference first
-   * and posted again only when it is not there.
+   * and posted again only when it is not there. After a timeout the look-up waits as long as the request had: the
+   * ERP may still be working on it, and a look-up that comes too early would let the repost create a twin.
    */
   protected async postOnce<T>(find: () => Promise<T | undefined>, post: () => Promise<T>, mayExist: boolean): Promise<{ value: T; created: boolean }> {
     if (mayExist) {
@@ -82,6 +102,7 @@ export abstract class ErpAdapterBase implements ErpAdapter {
         return { value: await post(), created: true };
       } catch (err) {
         if (!(err instanceof UnknownOutcomeError) || posts >= MAX_POSTS) throw err;
+        if (err.kind === "timeout") await sleep(this.options.connection?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
         const found = await find();
         if (found !== undefined) return { value: found, created: false };
       }
@@ -96,6 +117,16 @@ const TARGETS: Record<MappingRole, string | undefined> = {
   invoiceIn: "Invoice@1",
   paymentOut: undefined,
 };
+
+/**
+ * A 2xx answer we cannot read, to a write that is safe to repeat (an upsert, a call with an idempotency key):
+ * sending it again returns a readable answer for the same effect, so it is worth a retry.
+ */
+export function unreadableRepeatable(response: HttpResponse, request: HttpRequest): TechnicalError | undefined {
+  if (response.status < 200 || response.status >= 300 || request.method === "GET" || request.idempotent !== true) return undefined;
+  if (response.parseError === undefined && !(response.text !== "" && isHtml(response))) return undefined;
+  return new TechnicalError({ kind: "protocol", retryable: true, status: response.status, message: `${response.method} ${response.url}: HTTP ${response.status} with an unreadable body; the request is repeatable, sending it again` });
+}
 
 /** The external id a customer is known by outside this ERP: its CRM account's id. */
 export function externalIdOf(customer: { refs?: CrossRef[] }, system: string): string | undefined {

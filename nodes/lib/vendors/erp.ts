@@ -58,9 +58,14 @@ export interface OrderOutcome {
   created: boolean;
 }
 
-/** One page of changed invoices and the watermark to store once the page is delivered (none: keep the old one). */
+/**
+ * One page of changed invoices and the watermark to store once the page is delivered (none: keep the old one).
+ * An invoice the mapping cannot turn into a valid canonical Invoice is listed in `rejected` instead of stopping
+ * the listing, so one odd record does not hold every later invoice back.
+ */
 export interface InvoicePage {
   invoices: Invoice[];
+  rejected: { id: string; error: Error }[];
   watermark: string | undefined;
 }
 

@@ -116,12 +116,10 @@ export class GenericRestAdapter extends ErpAdapterBase {
       const response = await this.connection.request({ method: "GET", path: this.path("listInvoices", {}), query: { since, limit }, correlationId: ctx.correlationId });
       const rows = await this.items(response.body);
       if (rows.length === 0) return;
-      const invoices: Invoice[] = [];
-      for (const row of rows) invoices.push((await this.map("invoiceIn", row)) as Invoice);
       const next = await this.select("watermark", "updatedAt", rows[rows.length - 1]);
       if (typeof next !== "string" && typeof next !== "number") throw new TechnicalError({ kind: "protocol", retryable: false, message: `${this.system}: the watermark selector found nothing in the last invoice` });
       since = String(next);
-      yield { invoices, watermark: since };
+      yield { ...(await this.mapInvoices(rows as Record<string, unknown>[], (r) => String(r.id ?? ""))), watermark: since };
       if (rows.length < limit) return;
     }
   }

@@ -11,7 +11,7 @@ import { VENDOR_LIMITS } from "../resilience/vendor-limits";
 import { BearerTokenAuth, loginError, type AuthProvider, type Authorization } from "../http/auth";
 import type { HttpClient, HttpRequest, HttpResponse } from "../http/client";
 import { TechnicalError } from "../resilience/errors";
-import { ErpAdapterBase, externalIdOf, idFromLocation, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, idFromLocation, unreadableRepeatable, unsupported, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export type NetSuiteAuth =
@@ -58,7 +58,7 @@ export class NetSuiteAdapter extends ErpAdapterBase {
       auth: (http) => (ns.auth.kind === "m2m" ? new NetSuiteM2M(http, ns.auth) : new NetSuiteTba(http, ns.accountId, ns.auth)),
       ...VENDOR_LIMITS.netsuite,
       ...limits,
-      hooks: { classify: classifyNetSuite },
+      hooks: { classify: (response, request) => unreadableRepeatable(response, request) ?? classifyNetSuite(response) },
     });
   }
 
@@ -116,17 +116,15 @@ export class NetSuiteAdapter extends ErpAdapterBase {
       const page = response.body as { items?: { id?: unknown }[]; hasMore?: boolean };
       const ids = (page.items ?? []).map((row) => String(row.id));
       if (ids.length === 0) return;
-      const invoices: Invoice[] = [];
-      let last: Record<string, unknown> | undefined;
+      const records: Record<string, unknown>[] = [];
       for (const id of ids) {
         const record = await this.read("invoice", id, ctx, { expandSubResources: true });
-        if (!record) continue;
-        last = record;
-        invoices.push((await this.map("invoiceIn", this.withCurrency(record))) as Invoice);
+        if (record) records.push(this.withCurrency(record));
       }
+      const last = records[records.length - 1];
       if (!last) return;
       after = { at: String(last.lastModifiedDate), id: String(last.id) };
-      yield { invoices, watermark: `${after.at}|${after.id}` };
+      yield { ...(await this.mapInvoices(records, (r) => String(r.id))), watermark: `${after.at}|${after.id}` };
       if (!page.hasMore) return;
     }
   }

@@ -94,11 +94,9 @@ export class SapAdapter extends ErpAdapterBase {
       if (after) query.$filter = `LastChangeDateTime gt ${since} or (LastChangeDateTime eq ${since} and BillingDocument gt ${literal(after.id)})`;
       const rows = await this.list(`${BILLING}/A_BillingDocument`, query, ctx);
       if (rows.length === 0) return;
-      const invoices: Invoice[] = [];
-      for (const row of rows) invoices.push((await this.map("invoiceIn", row)) as Invoice);
       const last = rows[rows.length - 1]!;
       after = { at: isoOf(last.LastChangeDateTime), id: String(last.BillingDocument) };
-      yield { invoices, watermark: `${after.at}|${after.id}` };
+      yield { ...(await this.mapInvoices(rows, (r) => String(r.BillingDocument))), watermark: `${after.at}|${after.id}` };
       if (rows.length < pageSize) return;
     }
   }

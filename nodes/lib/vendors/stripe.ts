@@ -6,10 +6,10 @@
 import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError } from "../resilience/errors";
 import { VENDOR_LIMITS } from "../resilience/vendor-limits";
-import { parseStripeShouldRetry, standardSignals } from "../resilience/signals";
+import { parseStripeShouldRetry } from "../resilience/signals";
 import { bearerToken } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface StripeOptions extends ErpAdapterOptions {
@@ -36,7 +36,7 @@ export class StripeAdapter extends ErpAdapterBase {
       auth: () => bearerToken(stripe.secretKey),
       ...VENDOR_LIMITS.stripe,
       ...limits,
-      hooks: { classify: classifyStripe, readSignals: (response) => standardSignals(response) },
+      hooks: { classify: (response, request) => unreadableRepeatable(response, request) ?? classifyStripe(response) },
     });
   }
 
@@ -87,12 +87,12 @@ export class StripeAdapter extends ErpAdapterBase {
         if (page.data.length === 0) return;
         newest ??= page.data[0]!.id;
         cursor = page.data[page.data.length - 1]!.id;
-        const invoices = await this.mapAll(page.data.slice().reverse());
+        const mapped = await this.mapAll(page.data.slice().reverse());
         if (!page.has_more) {
-          yield { invoices, watermark: newest };
+          yield { ...mapped, watermark: newest };
           return;
         }
-        yield { invoices, watermark };
+        yield { ...mapped, watermark };
       }
     }
     let cursor = watermark;
@@ -100,7 +100,7 @@ export class StripeAdapter extends ErpAdapterBase {
       const page = await this.page({ limit, ending_before: cursor }, ctx);
       if (page.data.length === 0) return;
       cursor = page.data[0]!.id;
-      yield { invoices: await this.mapAll(page.data.slice().reverse()), watermark: cursor };
+      yield { ...(await this.mapAll(page.data.slice().reverse())), watermark: cursor };
       if (!page.has_more) return;
     }
   }
@@ -135,10 +135,8 @@ export class StripeAdapter extends ErpAdapterBase {
     return { data: body.data, has_more: body.has_more === true };
   }
 
-  private async mapAll(objects: unknown[]): Promise<Invoice[]> {
-    const out: Invoice[] = [];
-    for (const o of objects) out.push((await this.map("invoiceIn", o)) as Invoice);
-    return out;
+  private mapAll(objects: { id: string }[]): Promise<Pick<InvoicePage, "invoices" | "rejected">> {
+    return this.mapInvoices(objects as unknown as Record<string, unknown>[], (r) => String(r.id));
   }
 
   private async invoice(id: string, ctx: CallContext): Promise<Record<string, unknown> | undefined> {
