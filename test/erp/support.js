@@ -76,8 +76,8 @@ let sequence = 0;
 /** A canonical SalesOrder for a fresh CRM account and opportunity. */
 function salesOrder(system, { account, lines, currency = "EUR", customerRef } = {}) {
   sequence++;
-  const tag = `${process.pid}-${Date.now().toString(36)}-${sequence}`;
-  const accountId = account ?? `001ACC${tag}`.slice(0, 18);
+  const tag = `${Date.now().toString(36)}${process.pid.toString(36)}${sequence}`;
+  const accountId = account ?? `001${tag}`.slice(-18);
   const [a, b] = SYSTEMS[system].sku;
   return {
     refs: [{ system: "salesforce", id: `006OPP${tag}`, type: "Opportunity" }],
@@ -94,7 +94,7 @@ function salesOrder(system, { account, lines, currency = "EUR", customerRef } = 
 
 /** The canonical Customer for an order's CRM account. */
 function customerOf(order) {
-  return { refs: order.customer.refs.filter((r) => r.system === "salesforce"), name: order.customer.name, kind: "company", email: `ap-${sequence}@example.com` };
+  return { refs: order.customer.refs.filter((r) => r.system === "salesforce"), name: order.customer.name, kind: "company", email: `ap-${order.customer.refs[0].id.toLowerCase()}@example.com` };
 }
 
 async function post(base, path, body) {
@@ -128,3 +128,38 @@ async function ordersWith(system, base, ref) {
 }
 
 module.exports = { SYSTEMS, FAST, salesOrder, customerOf, control, ordersWith, PRIVATE_KEY, PUBLIC_KEY };
+
+/** The keelson-erp-connection node and its credentials for a sandbox. */
+function connectionNode(system, url, { id = "conn", auth = "m2m", orderDefaults, ...fields } = {}) {
+  const c = SYSTEMS[system].config(url, { auth });
+  const def = {
+    id,
+    type: "keelson-erp-connection",
+    name: `${system} sandbox`,
+    system,
+    baseUrl: url,
+    accountId: c.accountId ?? "",
+    netsuiteAuth: auth,
+    certificateId: c.auth?.certificateId ?? "",
+    orderDefaults: JSON.stringify(orderDefaults ?? c.orderDefaults ?? {}),
+    maxAttempts: 6,
+    timeoutSeconds: 2,
+    ...fields,
+  };
+  const creds =
+    system === "netsuite" ? (auth === "m2m" ? { clientId: c.auth.clientId, privateKey: PRIVATE_KEY } : { consumerKey: c.auth.consumerKey, consumerSecret: c.auth.consumerSecret, tokenId: c.auth.tokenId, tokenSecret: c.auth.tokenSecret })
+    : system === "sap-s4hana" ? { user: c.user, password: c.password }
+    : { secretKey: c.secretKey };
+  return { def, creds: { [id]: creds } };
+}
+
+/** An ERP customer that exists in the sandbox's seed. */
+async function seededCustomer(system, base) {
+  if (system === "netsuite") return { system, id: "101", type: "customer" };
+  if (system === "sap-s4hana") return { system, id: "10100001", type: "customer" };
+  const customers = await control.records(base, "customers");
+  return { system, id: customers[0].id, type: "customer" };
+}
+
+module.exports.connectionNode = connectionNode;
+module.exports.seededCustomer = seededCustomer;
