@@ -29,6 +29,24 @@ export interface ErpConnectionDef extends NodeDef {
   tlsCa: string;
 }
 
+/**
+ * Where an empty credential is read from, so that one flow file runs against the sandboxes, a customer's
+ * systems or a test harness with nothing but environment variables (credentials cannot travel in a flow file).
+ */
+const ENV_FALLBACK: Record<keyof ErpCredentials, string> = {
+  user: "ERP_CLIENT_ID",
+  password: "ERP_CLIENT_SECRET",
+  clientId: "ERP_CLIENT_ID",
+  clientSecret: "ERP_CLIENT_SECRET",
+  privateKey: "ERP_PRIVATE_KEY",
+  consumerKey: "ERP_CONSUMER_KEY",
+  consumerSecret: "ERP_CONSUMER_SECRET",
+  tokenId: "ERP_TOKEN_ID",
+  tokenSecret: "ERP_TOKEN_SECRET",
+  secretKey: "ERP_CLIENT_SECRET",
+  token: "ERP_CLIENT_SECRET",
+};
+
 /** "${NAME}" in a field reads the environment variable, as Node-RED does for properties, also in credentials. */
 export function env(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -76,20 +94,20 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       },
       ...(def.tlsInsecure || def.tlsCa ? { tls: { ...(def.tlsInsecure ? { insecure: true } : {}), ...(def.tlsCa ? { ca: def.tlsCa } : {}) } } : {}),
     },
-    ...(json<Record<string, unknown>>(def.orderDefaults, "order defaults") ? { orderDefaults: json<Record<string, unknown>>(def.orderDefaults, "order defaults")! } : {}),
+    ...(json<Record<string, unknown>>(env(def.orderDefaults), "order defaults") ? { orderDefaults: json<Record<string, unknown>>(env(def.orderDefaults), "order defaults")! } : {}),
     ...(json<ErpMappings>(def.mappings, "mappings") ? { mappings: json<ErpMappings>(def.mappings, "mappings")! } : {}),
   };
-  const secret = (name: keyof ErpCredentials) => required(env(creds[name]), name);
+  const secret = (name: keyof ErpCredentials) => required(env(creds[name]) || process.env[ENV_FALLBACK[name]], `${name} (credentials, or ${ENV_FALLBACK[name]})`);
   switch (system) {
     case "netsuite":
       return {
         system,
         ...common,
-        accountId: required(env(def.accountId), "account id"),
+        accountId: required(env(def.accountId) || process.env.ERP_ACCOUNT_ID, "account id (or ERP_ACCOUNT_ID)"),
         auth:
           def.netsuiteAuth === "tba"
             ? { kind: "tba", consumerKey: secret("consumerKey"), consumerSecret: secret("consumerSecret"), tokenId: secret("tokenId"), tokenSecret: secret("tokenSecret") }
-            : { kind: "m2m", clientId: secret("clientId"), certificateId: required(env(def.certificateId), "certificate id"), privateKey: secret("privateKey") },
+            : { kind: "m2m", clientId: secret("clientId"), certificateId: required(env(def.certificateId) || process.env.ERP_CERTIFICATE_ID, "certificate id (or ERP_CERTIFICATE_ID)"), privateKey: secret("privateKey") },
         ...(json<Record<string, string>>(def.currencies, "currencies") ? { currencies: json<Record<string, string>>(def.currencies, "currencies")! } : {}),
       };
     case "sap-s4hana":
