@@ -25,15 +25,18 @@ const flow = [
   { id: "changeOut", type: "helper", z: "t" },
   { id: "fn", type: "function", z: "t", func: `${salesforceToSalesOrder.toString()}\nfunction text(v) { return v !== null && v !== undefined && v !== "" ? v : undefined; }\nmsg.payload = salesforceToSalesOrder(msg.payload);\nreturn msg;`, outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], wires: [["fnOut"]] },
   { id: "fnOut", type: "helper", z: "t" },
+  { id: "catchAll", type: "catch", z: "t", scope: null, uncaught: false, wires: [["errs"]] },
+  { id: "errs", type: "helper", z: "t" },
 ];
 
 async function main() {
   await helper.startServer();
   await helper.load([mapperNode, core.change, core.function], flow);
+  const errors = helper.getNode("errs");
   const variants = [
-    { name: "keelson canonical map (with validation)", entry: helper.getNode("ours"), sink: helper.getNode("oursOut") },
-    { name: "core change node, same JSONata (no validation)", entry: helper.getNode("viaChange"), sink: helper.getNode("changeOut") },
-    { name: "function node, hand-written JS", entry: helper.getNode("fn"), sink: helper.getNode("fnOut") },
+    { name: "keelson canonical map (with validation)", entry: helper.getNode("ours"), sink: helper.getNode("oursOut"), errors },
+    { name: "core change node, same JSONata (no validation)", entry: helper.getNode("viaChange"), sink: helper.getNode("changeOut"), errors },
+    { name: "function node, hand-written JS", entry: helper.getNode("fn"), sink: helper.getNode("fnOut"), errors },
   ];
   // Same output from all three before anything is timed.
   for (const v of variants) {

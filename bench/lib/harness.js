@@ -16,12 +16,18 @@ const core = {
  * Sends `inputs` into `entry` and resolves with the elapsed ms once `count` messages reached `sink`.
  * Messages are pushed in windows of `window` so the runtime's queue stays bounded, as a real source would.
  */
-function drive(entry, sink, inputs, { window = 256 } = {}) {
+function drive(entry, sink, inputs, { window = 256, errors } = {}) {
   return new Promise((resolve, reject) => {
     let received = 0;
     let sent = 0;
     const started = process.hrtime.bigint();
-    const timer = setTimeout(() => reject(new Error(`only ${received} of ${inputs.length} messages arrived`)), 120000);
+    const timer = setTimeout(() => reject(new Error(`only ${received} of ${inputs.length} messages arrived`)), 600000);
+    // A message that fails never reaches the sink: stop at the first error and say what it was.
+    const onError = (msg) => {
+      clearTimeout(timer);
+      reject(new Error(`a message failed in ${entry.type}: ${msg.error && msg.error.message}`));
+    };
+    if (errors) errors.once("input", onError);
     const pump = () => {
       while (sent < inputs.length && sent - received < window) entry.receive(inputs[sent++]);
     };
@@ -30,6 +36,7 @@ function drive(entry, sink, inputs, { window = 256 } = {}) {
       if (received === inputs.length) {
         clearTimeout(timer);
         sink.removeListener("input", onInput);
+        if (errors) errors.removeListener("input", onError);
         resolve(Number(process.hrtime.bigint() - started) / 1e6);
       } else if (sent - received < window / 2) setImmediate(pump);
     };
@@ -46,7 +53,7 @@ async function compare(variants, { rounds = 5, warmup = 1, makeInputs }) {
     for (const v of order) {
       const inputs = makeInputs();
       if (global.gc) global.gc();
-      const ms = await drive(v.entry, v.sink, inputs);
+      const ms = await drive(v.entry, v.sink, inputs, { errors: v.errors });
       if (round >= warmup) rates[v.name].push((inputs.length / ms) * 1000);
     }
   }

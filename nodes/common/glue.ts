@@ -79,3 +79,9 @@ export function asError(err: unknown): Error {
   }
   return new Error(String(err));
 }
+
+/** A dialog's numeric field: its value when it is a positive number, else the default. */
+export function positiveNumber(value: unknown, fallback: number): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { deadLetterOf, type DeadLetter, type DeadLetterFilter, type Store } from "../lib/state";
-import { StatusBoard, asError } from "../common/glue";
+import { StatusBoard, asError, positiveNumber } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
 
 interface DlqDef extends NodeDef {
@@ -58,10 +58,10 @@ export = function register(RED: NodeAPI): void {
     const status = new StatusBoard(node);
     const storeNode = RED.nodes.getNode(def.store) as StoreNode | null;
     const queue = (def.queue || "default").trim();
-    const maxAttempts = positive(def.maxAttempts, 5);
-    const retentionMs = positive(def.retentionDays, 30) * 24 * 3600 * 1000;
+    const maxAttempts = positiveNumber(def.maxAttempts, 5);
+    const retentionMs = positiveNumber(def.retentionDays, 30) * 24 * 3600 * 1000;
     const redactPaths = (def.redactPaths || "").split(",").map((p) => p.trim()).filter(Boolean);
-    const maxBytes = positive(def.maxKb, 1024) * 1024;
+    const maxBytes = positiveNumber(def.maxKb, 1024) * 1024;
     let captured = 0;
     let replayed = 0;
 
@@ -151,8 +151,11 @@ export = function register(RED: NodeAPI): void {
     }
 
     node.on("input", (msg: DlqMessage, send, done) => {
-      const command = commandOf(msg);
-      (command ? run(msg, command) : capture(msg))
+      Promise.resolve()
+        .then(() => {
+          const command = commandOf(msg);
+          return command ? run(msg, command) : capture(msg);
+        })
         .then((out) => {
           send([null, out]);
           done();
@@ -182,11 +185,6 @@ export = function register(RED: NodeAPI): void {
   /** What leaves output 2 for a capture: enough to alert on, without the message itself. */
   function summary(e: DeadLetter): Record<string, unknown> {
     return { id: e.id, queue: e.queue, state: e.state, attempts: e.attempts, error: e.error.message, source: e.source, correlationId: e.correlationId, idempotencyKey: e.idempotencyKey, firstFailedAt: new Date(e.firstFailedAt).toISOString(), lastFailedAt: new Date(e.lastFailedAt).toISOString() };
-  }
-
-  function positive(value: unknown, fallback: number): number {
-    const n = Number(value);
-    return Number.isFinite(n) && n > 0 ? n : fallback;
   }
 
   RED.nodes.registerType("keelson-dlq", DlqNode);

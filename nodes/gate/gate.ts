@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { claimWhenSettled, fingerprintOf, type ClaimOutcome, type Store } from "../lib/state";
-import { StatusBoard, asError, readProperty, type PropertyType } from "../common/glue";
+import { StatusBoard, asError, positiveNumber, readProperty, type PropertyType } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
 
 type Action = "claim" | "complete" | "release";
@@ -47,8 +47,8 @@ export = function register(RED: NodeAPI): void {
     const status = new StatusBoard(node);
     const storeNode = RED.nodes.getNode(def.store) as StoreNode | null;
     const action: Action = def.action || "claim";
-    const leaseMs = positive(def.leaseSeconds, 600) * 1000;
-    const retentionMs = positive(def.retentionDays, 30) * 24 * 3600 * 1000;
+    const leaseMs = positiveNumber(def.leaseSeconds, 600) * 1000;
+    const retentionMs = positiveNumber(def.retentionDays, 30) * 24 * 3600 * 1000;
     const waitMs = Math.max(0, Number(def.waitSeconds) || 0) * 1000;
     const counts = { new: 0, duplicate: 0, "in-flight": 0, conflict: 0, done: 0 };
     const closing = new AbortController();
@@ -165,11 +165,6 @@ export = function register(RED: NodeAPI): void {
       status.close();
       done();
     });
-  }
-
-  function positive(value: unknown, fallback: number): number {
-    const n = Number(value);
-    return Number.isFinite(n) && n > 0 ? n : fallback;
   }
 
   RED.nodes.registerType("keelson-gate", GateNode);

@@ -26,7 +26,7 @@ function freePort() {
 async function startNodeRed({ userDir, settings = {}, flows, env = {}, timeoutMs = 30000 }) {
   fs.mkdirSync(userDir, { recursive: true });
   const port = await freePort();
-  const full = { uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "keelson-test-secret", logging: { console: { level: "info", metrics: false, audit: false } }, ...settings };
+  const full = { uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "keelson-test-secret", telemetry: { enabled: false }, editorTheme: { tours: false }, logging: { console: { level: "info", metrics: false, audit: false } }, ...settings };
   fs.writeFileSync(path.join(userDir, "settings.js"), `module.exports = ${JSON.stringify(full, null, 2)};\n`);
   if (flows) fs.writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
   const proc = spawn(process.execPath, [RED_JS, "--userDir", userDir, "--settings", path.join(userDir, "settings.js")], {

@@ -16,6 +16,13 @@ export interface LibraryMapping {
 export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "salesforce-opportunity-to-quote", title: "Salesforce Opportunity → Quote", system: "salesforce", from: "Opportunity with Account and OpportunityLineItems", to: "Quote@1", targetSchema: "Quote@1" },
   { id: "salesforce-opportunity-to-salesorder", title: "Salesforce Opportunity → SalesOrder", system: "salesforce", from: "Opportunity with Account and OpportunityLineItems", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "salesforce-account-to-customer", title: "Salesforce Account → Customer", system: "salesforce", from: "Account", to: "Customer@1", targetSchema: "Customer@1" },
+  { id: "customer-to-salesforce-account", title: "Customer → Salesforce Account", system: "salesforce", from: "Customer@1", to: "Account upsert fields" },
+  { id: "hubspot-company-to-customer", title: "HubSpot company → Customer", system: "hubspot", from: "company object", to: "Customer@1", targetSchema: "Customer@1" },
+  { id: "customer-to-hubspot-company", title: "Customer → HubSpot company", system: "hubspot", from: "Customer@1", to: "company properties for batch upsert" },
+  { id: "dataverse-account-to-customer", title: "Dataverse account → Customer", system: "dataverse", from: "account row", to: "Customer@1", targetSchema: "Customer@1" },
+  { id: "customer-to-dataverse-account", title: "Customer → Dataverse account", system: "dataverse", from: "Customer@1", to: "account columns for upsert" },
+  { id: "dataverse-opportunity-to-quote", title: "Dataverse opportunity → Quote", system: "dataverse", from: "opportunity with customerid_account, transactioncurrencyid and product_opportunities", to: "Quote@1", targetSchema: "Quote@1" },
   { id: "hubspot-deal-to-quote", title: "HubSpot deal → Quote", system: "hubspot", from: "{deal, lineItems, company}", to: "Quote@1", targetSchema: "Quote@1" },
   { id: "salesorder-to-netsuite-salesorder", title: "SalesOrder → NetSuite salesOrder", system: "netsuite", from: "SalesOrder@1", to: "NetSuite salesOrder record body" },
   { id: "netsuite-salesorder-to-salesorder", title: "NetSuite salesOrder → SalesOrder", system: "netsuite", from: "salesOrder record", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },

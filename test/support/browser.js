@@ -1,0 +1,41 @@
+"use strict";
+// Debian's Chromium driven by playwright-core, for tests on the real Node-RED editor.
+const fs = require("node:fs");
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+
+const EXECUTABLE = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const ARTIFACTS = path.resolve(__dirname, "..", "..", "test-results");
+
+async function openEditor(url) {
+  const browser = await chromium.launch({
+    executablePath: EXECUTABLE,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("inject"), null, { timeout: 30000 });
+  await page.waitForSelector(".red-ui-palette-node", { state: "attached", timeout: 30000 });
+  return { browser, page, errors };
+}
+
+/** Keeps a screenshot as a test artifact (test-results/ is not committed). */
+async function keepScreenshot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** A user dir whose node_modules holds this package, linked like `npm install <folder>` does. */
+function userDirWithPackage(userDir) {
+  const root = path.resolve(__dirname, "..", "..");
+  const target = path.join(userDir, "node_modules", "@keelson", "node-red-erp");
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  if (!fs.existsSync(target)) fs.symlinkSync(root, target, "dir");
+  return userDir;
+}
+
+module.exports = { openEditor, keepScreenshot, userDirWithPackage };
