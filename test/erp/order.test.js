@@ -157,14 +157,15 @@ for (const system of Object.keys(SYSTEMS)) {
   for (const fault of [
     { kind: "throttle", count: 2 },
     { kind: "error", status: 503, count: 2 },
-    { kind: "outage", durationMs: 300, mode: "reset" },
-    { kind: "outage", durationMs: 300, mode: "503" },
+    // Long enough to still be on when the first create goes out on a busy machine (token and CSRF come first).
+    { kind: "outage", durationMs: 1500, mode: "reset" },
+    { kind: "outage", durationMs: 1500, mode: "503" },
     { kind: "html-502", count: 1 },
     { kind: "malformed", count: 1 },
     { kind: "latency", ms: 1500, count: 1 },
   ]) {
     test(`${system}: ${fault.kind}${fault.mode ? ` (${fault.mode})` : ""} on create → exactly one order`, async () => {
-      await load(system, { connection: fault.kind === "latency" ? { timeoutSeconds: 1 } : {} });
+      await load(system, { connection: fault.kind === "latency" ? { timeoutSeconds: 1 } : fault.kind === "outage" ? { maxAttempts: 12, breakerFailures: 50 } : {} });
       const order = salesOrder(system, { customerRef: await seededCustomer(system, base()) });
       await control.faults(base(), [{ ...fault, method: system === "netsuite" ? "PUT" : "POST", path: createPath(system) }]);
       const { out, msg } = await run({ payload: order }, 15000);

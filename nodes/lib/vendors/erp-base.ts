@@ -1,7 +1,7 @@
 /** What every ERP adapter shares: mappings, order defaults, "look up before posting again", identity helpers. */
 import type { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError, UnknownOutcomeError } from "../resilience/errors";
-import { sleep } from "../resilience/retry";
+import { nextDelay, sleep } from "../resilience/retry";
 import { isHtml } from "../resilience/classify";
 import type { HttpRequest, HttpResponse } from "../http/client";
 import { CanonicalMapper } from "../mapping/mapping";
@@ -10,8 +10,6 @@ import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapter, E
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** How many times a create is posted when its outcome stays unknown and the look-up finds nothing. */
-const MAX_POSTS = 3;
 
 /** What every adapter shares: mappings, order defaults, and "look up before posting again". */
 export abstract class ErpAdapterBase implements ErpAdapter {
@@ -97,12 +95,16 @@ export abstract class ErpAdapterBase implements ErpAdapter {
       const found = await find();
       if (found !== undefined) return { value: found, created: false };
     }
+    const started = Date.now();
     for (let posts = 1; ; posts++) {
       try {
         return { value: await post(), created: true };
       } catch (err) {
-        if (!(err instanceof UnknownOutcomeError) || posts >= MAX_POSTS) throw err;
-        if (err.kind === "timeout") await sleep(this.options.connection?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        if (!(err instanceof UnknownOutcomeError)) throw err;
+        // Reposts follow the connection's retry policy (attempts, backoff, elapsed time) like any retry.
+        const backoff = nextDelay(posts, Date.now() - started, this.connection.retryPolicy);
+        if (backoff === undefined) throw err;
+        await sleep(err.kind === "timeout" ? Math.max(backoff, this.options.connection?.timeoutMs ?? DEFAULT_TIMEOUT_MS) : backoff);
         const found = await find();
         if (found !== undefined) return { value: found, created: false };
       }
