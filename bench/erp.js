@@ -1,0 +1,229 @@
+"use strict";
+// bench/erp: sales orders per second against each ERP sandbox with its limits enforced and 50 ms latency on every
+// call, side by side in one run: the Keelson ERP order node; a core http request flow posting one order per call
+// (bodies pre-mapped, token fetched once: the most favourable hand-built flow); and the ceiling the vendor's
+// limits allow, twice: on paper (limit-bound requests/s ÷ the calls one order needs, at exactly 50 ms a call) and
+// measured (a bare fetch client making those calls at the limit, nothing else: what any client could reach on this
+// machine, whose own overhead adds to the 50 ms). Then duplicates with 5% lost responses.
+const assert = require("node:assert/strict");
+const { helper, core, fmt } = require("./lib/harness");
+const connectionNode = require("../dist/nodes/erp-connection/erp-connection.js");
+const orderNode = require("../dist/nodes/erp-order/erp-order.js");
+const { createErpAdapter } = require("../dist/nodes/lib/vendors/erp.js");
+const { CanonicalMapper } = require("../dist/nodes/lib/mapping/mapping.js");
+const { mappingExpression } = require("../dist/nodes/lib/mapping/library.js");
+const support = require("../test/erp/support");
+
+const LATENCY_MS = 50;
+const LOST_SHARE = 0.05;
+
+/**
+ * Per system: the sandbox limit, the matching connection settings, the ceiling, and how many orders to send.
+ * callsPerOrder: what one order with its number costs on that API (NetSuite PUT + read of tranId; SAP one deep
+ * insert; Stripe one invoice + one invoice item per line, 2 lines here). The core flow makes one call per order.
+ */
+const PLANS = {
+  netsuite: { limits: { concurrentRequests: 5 }, connection: {}, requestsPerSecond: 5 * (1000 / LATENCY_MS), callsPerOrder: 2, orders: 200, limit: "5 concurrent (base tier)" },
+  "sap-s4hana": { limits: { requestsPerSecond: 20 }, connection: { rateLimit: 20, rateWindowSeconds: 1 }, requestsPerSecond: 20, callsPerOrder: 1, orders: 100, limit: "20 requests/s (spike arrest; SAP publishes none)" },
+  stripe: { limits: { requestsPerSecond: 25 }, connection: {}, requestsPerSecond: 25, callsPerOrder: 3, orders: 50, limit: "25 requests/s (test mode)" },
+};
+
+async function main() {
+  console.log(`bench/erp — ${LATENCY_MS} ms latency per call, vendor limits enforced by the sandboxes; orders/s`);
+  await helper.startServer();
+  const results = [];
+  try {
+    for (const [system, plan] of Object.entries(PLANS)) results.push(await benchSystem(system, plan));
+  } finally {
+    await helper.stopServer();
+  }
+  console.log("");
+  console.log(`  ${"system".padEnd(11)} ${"limit".padEnd(48)} ${"paper".padStart(6)} ${"measured".padStart(9)} ${"keelson".padStart(8)} ${"ratio".padStart(6)} ${"core http".padStart(10)} ${"core ok".padStart(8)} ${"dupes@5%".padStart(9)}`);
+  for (const r of results) {
+    console.log(`  ${r.system.padEnd(11)} ${r.limit.padEnd(48)} ${fmt(r.ceiling).padStart(6)} ${fmt(r.measured).padStart(9)} ${fmt(r.ours).padStart(8)} ${(r.ours / r.measured).toFixed(2).padStart(6)} ${fmt(r.core).padStart(10)} ${`${r.coreOk}/${r.coreSent}`.padStart(8)} ${String(r.duplicates).padStart(9)}`);
+  }
+  console.log("  paper = ceiling at exactly 50 ms a call; measured = a bare client at the limit on this machine; ratio = keelson / measured (target ≥ 0.90); core http = successful orders/s of the hand-built flow, core ok = orders it got through; dupes@5% = orders beyond one per business key with 5% of creates losing their response after commit (target 0)");
+  const failed = results.filter((r) => r.duplicates !== 0);
+  if (failed.length) process.exitCode = 1;
+}
+
+async function benchSystem(system, plan) {
+  const { sb } = await support.SYSTEMS[system].start({ limits: plan.limits });
+  const base = sb.url;
+  try {
+    const customerRef = await support.seededCustomer(system, base);
+    await support.control.faults(base, [{ kind: "latency", ms: LATENCY_MS }]);
+    const ceiling = plan.requestsPerSecond / plan.callsPerOrder;
+    const measured = await measuredCeiling(system, base, plan, customerRef);
+
+    // Keelson ERP order node.
+    const ours = await runOurs(system, base, plan, customerRef, plan.orders);
+
+    // Core http request flow, one call per order.
+    const coreRun = await runCore(system, base, customerRef, plan.orders);
+
+    // Duplicates with 5% lost responses after commit.
+    await support.control.faults(base, [
+      { kind: "latency", ms: LATENCY_MS },
+      { kind: "lost-response", method: system === "netsuite" ? "PUT" : "POST", path: { netsuite: "/services/rest/record/v1/salesOrder/*", "sap-s4hana": "*/A_SalesOrder", stripe: "/v1/invoices" }[system], probability: LOST_SHARE },
+    ]);
+    const lossy = await runOurs(system, base, plan, customerRef, plan.orders, { count: true });
+    const fired = (await support.control.stats(base)).faults["lost-response"] ?? 0;
+    console.log(`  ${system}: ${plan.orders} orders, keelson ${fmt(ours.rate)}/s (${ours.accepted} accepted), core http ${fmt(coreRun.rate)}/s (${coreRun.ok} ok, ${coreRun.failed} refused or failed); with ${fired} lost responses: ${lossy.accepted} accepted, ${lossy.failed} failed, ${lossy.duplicates} duplicates`);
+    return { system, limit: plan.limit, ceiling, measured, ours: ours.rate, core: coreRun.rate, coreOk: coreRun.ok, coreSent: plan.orders, duplicates: lossy.duplicates };
+  } finally {
+    await sb.close();
+  }
+}
+
+async function runOurs(system, base, plan, customerRef, n, { count = false } = {}) {
+  const { def, creds } = support.connectionNode(system, base, { maxAttempts: 8, timeoutSeconds: 5, ...plan.connection });
+  await helper.load([connectionNode, orderNode], [
+    { id: "t", type: "tab" },
+    def,
+    { id: "order", type: "keelson-erp-order", z: "t", connection: "conn", operation: "create", ensureCustomer: false, wires: [["ok"], ["no"]] },
+    { id: "ok", type: "helper", z: "t" },
+    { id: "no", type: "helper", z: "t" },
+    { id: "catcher", type: "catch", z: "t", scope: ["order"], wires: [["failed"]] },
+    { id: "failed", type: "helper", z: "t" },
+  ], creds);
+  const orders = Array.from({ length: n }, () => support.salesOrder(system, { customerRef }));
+  const seen = { accepted: 0, rejected: 0, failed: 0 };
+  const finished = new Promise((resolve) => {
+    const tick = (kind) => () => {
+      seen[kind]++;
+      if (seen.accepted + seen.rejected + seen.failed === n) resolve();
+    };
+    helper.getNode("ok").on("input", tick("accepted"));
+    helper.getNode("no").on("input", tick("rejected"));
+    helper.getNode("failed").on("input", tick("failed"));
+  });
+  const started = Date.now();
+  // All at once: the connection's limits, not the caller, pace the vendor calls.
+  for (const order of orders) helper.getNode("order").receive({ payload: order });
+  await finished;
+  const rate = (seen.accepted * 1000) / (Date.now() - started);
+  await helper.unload();
+  if (!count) {
+    assert.equal(seen.accepted, n, `${system}: every order accepted (${JSON.stringify(seen)})`);
+    return { rate, ...seen };
+  }
+  let duplicates = 0;
+  for (const order of orders) {
+    const found = (await support.ordersWith(system, base, order.externalReference)).length;
+    if (found > 1) duplicates += found - 1;
+  }
+  return { rate, ...seen, duplicates };
+}
+
+/**
+ * The best any client can do here: the same calls per order as the adapter makes, sent by fetch with nothing
+ * between (bodies pre-mapped, auth fetched once), at the vendor's limit: its concurrency, or its rate.
+ */
+async function measuredCeiling(system, base, plan, customerRef) {
+  const adapter = createErpAdapter(support.SYSTEMS[system].config(base));
+  const headers = await authHeaders(system, adapter, base);
+  await adapter.close();
+  const n = plan.orders;
+  const orders = [];
+  const mapper = new CanonicalMapper({ expression: mappingExpression({ netsuite: "salesorder-to-netsuite-salesorder", "sap-s4hana": "salesorder-to-sap-salesorder", stripe: "salesorder-to-stripe-invoice" }[system]) });
+  for (let i = 0; i < n; i++) {
+    const order = support.salesOrder(system, { customerRef });
+    const defaults = { netsuite: { subsidiary: "1", currency: "4" }, "sap-s4hana": { salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00" }, stripe: {} }[system];
+    orders.push({ order, body: (await mapper.map({ ...order, extensions: { [system]: defaults } })).value });
+  }
+  const concurrency = plan.limits.concurrentRequests ?? 50;
+  const gap = plan.limits.requestsPerSecond ? 1000 / plan.limits.requestsPerSecond : 0;
+  let next = Date.now();
+  const slot = async () => {
+    if (!gap) return;
+    const at = Math.max(Date.now(), next);
+    next = at + gap;
+    if (at > Date.now()) await new Promise((r) => setTimeout(r, at - Date.now()));
+  };
+  const call = async (method, path, body, type) => {
+    await slot();
+    const res = await fetch(base + path, { method, headers: { ...headers, accept: "application/json", ...(body ? { "content-type": type } : {}) }, body });
+    // Arrivals jitter around the pacing; a refused call waits a moment and goes again, as any client would.
+    if (res.status === 429) {
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 100));
+      return call(method, path, body, type);
+    }
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
+    return res;
+  };
+  const { toForm } = require("../dist/nodes/lib/vendors/stripe.js");
+  const one = async ({ order, body }) => {
+    if (system === "netsuite") {
+      const res = await call("PUT", `/services/rest/record/v1/salesOrder/eid:${encodeURIComponent(order.externalReference)}`, JSON.stringify(body), "application/json");
+      await res.arrayBuffer();
+      await call("GET", `${new URL(res.headers.get("location")).pathname}?fields=tranId`);
+    } else if (system === "sap-s4hana") {
+      await (await call("POST", "/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder", JSON.stringify(body), "application/json")).arrayBuffer();
+    } else {
+      const invoice = await (await call("POST", "/v1/invoices", toForm(body.invoice).toString(), "application/x-www-form-urlencoded")).json();
+      for (const item of body.items) await (await call("POST", "/v1/invoiceitems", toForm({ ...item, customer: body.invoice.customer, invoice: invoice.id }).toString(), "application/x-www-form-urlencoded")).arrayBuffer();
+    }
+  };
+  let index = 0;
+  const started = Date.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (index < n) await one(orders[index++]);
+  }));
+  return (n * 1000) / (Date.now() - started);
+}
+
+/** The core flow: function (adds URL, method, headers) → http request → sink; bodies are mapped beforehand. */
+async function runCore(system, base, customerRef, n) {
+  const adapter = createErpAdapter(support.SYSTEMS[system].config(base));
+  const headers = await authHeaders(system, adapter, base);
+  const mapping = { netsuite: "salesorder-to-netsuite-salesorder", "sap-s4hana": "salesorder-to-sap-salesorder", stripe: "salesorder-to-stripe-invoice" }[system];
+  const mapper = new CanonicalMapper({ expression: mappingExpression(mapping) });
+  const inputs = [];
+  for (let i = 0; i < n; i++) {
+    const order = support.salesOrder(system, { customerRef });
+    const defaults = { netsuite: { subsidiary: "1", currency: "4" }, "sap-s4hana": { salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00" }, stripe: {} }[system];
+    const body = (await mapper.map({ ...order, extensions: { [system]: defaults } })).value;
+    inputs.push(
+      system === "netsuite" ? { url: `${base}/services/rest/record/v1/salesOrder/eid:${encodeURIComponent(order.externalReference)}`, method: "PUT", payload: JSON.stringify(body), headers: { ...headers, "content-type": "application/json" } }
+      : system === "sap-s4hana" ? { url: `${base}/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder`, method: "POST", payload: JSON.stringify(body), headers: { ...headers, "content-type": "application/json", accept: "application/json" } }
+      : { url: `${base}/v1/invoices`, method: "POST", payload: require("../dist/nodes/lib/vendors/stripe.js").toForm(body.invoice).toString(), headers: { ...headers, "content-type": "application/x-www-form-urlencoded", "idempotency-key": `bench-${order.externalReference}` } },
+    );
+  }
+  await adapter.close();
+  await helper.load([core.function, core.httpRequest], [
+    { id: "t", type: "tab" },
+    { id: "prep", type: "function", z: "t", func: "msg.method = msg.m; return msg;", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], wires: [["req"]] },
+    { id: "req", type: "http request", z: "t", method: "use", ret: "txt", paytoqs: "ignore", url: "", tls: "", persist: true, proxy: "", insecureHTTPParser: false, authType: "", senderr: false, headers: [], wires: [["out"]] },
+    { id: "out", type: "helper", z: "t" },
+  ]);
+  let ok = 0;
+  let failed = 0;
+  const finished = new Promise((resolve) => {
+    helper.getNode("out").on("input", (msg) => {
+      if (msg.statusCode >= 200 && msg.statusCode < 300) ok++;
+      else failed++;
+      if (ok + failed === n) resolve();
+    });
+  });
+  const started = Date.now();
+  for (const input of inputs) helper.getNode("prep").receive({ url: input.url, m: input.method, payload: input.payload, headers: input.headers });
+  await finished;
+  const rate = (ok * 1000) / (Date.now() - started);
+  await helper.unload();
+  return { rate, ok, failed };
+}
+
+/** What the hand-built flow sends to authenticate, obtained once (token, CSRF token and session cookie, key). */
+async function authHeaders(system, adapter, base) {
+  if (system === "stripe") return { authorization: `Bearer ${support.SYSTEMS.stripe.config(base).secretKey}` };
+  const auth = adapter.connection.auth;
+  const method = system === "sap-s4hana" ? "POST" : "GET";
+  return (await auth.authorize({ method, path: "/" })).headers;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+"use strict";
+// The ERP adapter helpers alone: Stripe's form encoding, ids from Location headers, the NetSuite client assertion,
+// the factory's refusals and the watermark format.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const crypto = require("node:crypto");
+const { createErpAdapter } = require("../../dist/nodes/lib/vendors/erp.js");
+const { idFromLocation, withRef, externalIdOf } = require("../../dist/nodes/lib/vendors/erp-base.js");
+const { toForm } = require("../../dist/nodes/lib/vendors/stripe.js");
+const { clientAssertion } = require("../../dist/nodes/lib/vendors/netsuite.js");
+const { configOf } = require("../../dist/nodes/erp-connection/config.js");
+const support = require("./support");
+
+test("Stripe bodies use bracket notation and leave out null and undefined", () => {
+  const form = toForm({ customer: "cus_1", metadata: { external_reference: "SF-1", empty: null }, items: [{ amount: 5 }], skip: undefined });
+  assert.equal(form.toString(), "customer=cus_1&metadata%5Bexternal_reference%5D=SF-1&items%5B0%5D%5Bamount%5D=5");
+});
+
+test("the new record's id comes from NetSuite's and SAP's Location", () => {
+  assert.equal(idFromLocation("https://demo.suitetalk.api.netsuite.com/services/rest/record/v1/customer/647"), "647");
+  assert.equal(idFromLocation("https://h/sap/opu/odata/sap/API_SALES_ORDER_SRV/A_SalesOrder('1000013602')"), "1000013602");
+  assert.equal(idFromLocation(undefined), undefined);
+});
+
+test("refs: one per system, the external id is another system's", () => {
+  const order = { refs: [{ system: "salesforce", id: "006" }, { system: "netsuite", id: "1" }] };
+  assert.deepEqual(withRef(order, { system: "netsuite", id: "2" }).refs, [{ system: "salesforce", id: "006" }, { system: "netsuite", id: "2" }]);
+  assert.equal(externalIdOf(order, "netsuite"), "006");
+  assert.equal(externalIdOf({ refs: [{ system: "netsuite", id: "1" }] }, "netsuite"), undefined);
+});
+
+test("the NetSuite client assertion is a PS256 JWT with kid, iss, aud, scope and a lifetime ≤ 60 min", () => {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwt = clientAssertion(privateKey, "PS256", "cert-9", "client-1", "https://acct.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token");
+  const [h, p, s] = jwt.split(".");
+  const header = JSON.parse(Buffer.from(h, "base64url"));
+  const payload = JSON.parse(Buffer.from(p, "base64url"));
+  assert.deepEqual(header, { alg: "PS256", typ: "JWT", kid: "cert-9" });
+  assert.equal(payload.iss, "client-1");
+  assert.deepEqual(payload.scope, ["rest_webservices"]);
+  assert.ok(payload.exp - payload.iat <= 3600);
+  const ok = crypto.verify("sha256", Buffer.from(`${h}.${p}`), { key: publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST }, Buffer.from(s, "base64url"));
+  assert.equal(ok, true);
+});
+
+test("the factory refuses an unknown system; a bad watermark is named", async () => {
+  assert.throws(() => createErpAdapter({ system: "sage", name: "x", baseUrl: "http://127.0.0.1:1" }), /unknown ERP system "sage"/);
+  const adapter = createErpAdapter(support.SYSTEMS["sap-s4hana"].config("http://127.0.0.1:1"));
+  await assert.rejects(adapter.listInvoices("yesterday", {}).next(), /SAP watermark must be/);
+  await adapter.close();
+});
+
+test("connection config: the field at fault is named; empty credentials come from ERP_* variables", () => {
+  const def = { id: "c1", name: "", system: "stripe", baseUrl: "http://127.0.0.1:1", orderDefaults: "", mappings: "" };
+  assert.throws(() => configOf(def, {}), /secretKey \(credentials, or ERP_CLIENT_SECRET\) is missing/);
+  assert.throws(() => configOf({ ...def, system: "sage" }, {}), /unknown ERP system "sage"/);
+  assert.throws(() => configOf({ ...def, orderDefaults: "{nope" }, { secretKey: "sk" }), /order defaults is not valid JSON/);
+  assert.throws(() => configOf({ ...def, concurrency: "-1" }, { secretKey: "sk" }), /concurrency must be a number > 0/);
+  process.env.KEELSON_TEST_ERP_SECRET = "sk_from_env";
+  try {
+    assert.equal(configOf(def, { secretKey: "${KEELSON_TEST_ERP_SECRET}" }).secretKey, "sk_from_env");
+  } finally {
+    delete process.env.KEELSON_TEST_ERP_SECRET;
+  }
+  const ns = configOf({ ...def, system: "netsuite", accountId: "123_SB1", netsuiteAuth: "tba", rateLimit: "10", rateWindowSeconds: "2" }, { consumerKey: "a", consumerSecret: "b", tokenId: "c", tokenSecret: "d" });
+  assert.equal(ns.auth.kind, "tba");
+  assert.deepEqual(ns.connection.rateLimit, { limit: 10, windowMs: 2000 });
+});
