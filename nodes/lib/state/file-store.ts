@@ -93,7 +93,8 @@ class GroupCommitLog implements Journal {
   private tail: Buffer[] | undefined;
   private tailRecords = 0;
   private switching: Promise<void> | undefined;
-  private idle: (() => void) | undefined;
+  /** Who waits for the flush in progress to end (compaction's switch, close). */
+  private idleWaiters: (() => void)[] = [];
   records: number;
 
   constructor(private fd: number, private size: number, records: number, private readonly onFlushed: () => void) {
@@ -156,16 +157,17 @@ class GroupCommitLog implements Journal {
     } finally {
       this.flushing = false;
       this.inFlight = undefined;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
     }
     if (this.failure) return;
-    this.idle?.();
     this.onFlushed();
     if (this.current.buffers.length > 0 && !this.switching) this.flush();
   }
 
   private async waitIdle(): Promise<void> {
-    while (this.flushing) await new Promise<void>((resolve) => (this.idle = resolve));
-    this.idle = undefined;
+    while (this.flushing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**

@@ -52,7 +52,7 @@ interface WatermarkEntry extends Durable {
 type LogRecord =
   | { t: "g"; k: string; s: GateRecord["state"]; fp?: string; tok: string; ca: number; le: number; fa?: number; r?: string; why?: string; ex: number }
   | { t: "gx"; k: string }
-  | { t: "l"; e: string; ex: number }
+  | { t: "l"; e: DeadLetter; ex: number }
   | { t: "lx"; id: string }
   | { t: "w"; n: string; v: string };
 
@@ -106,6 +106,23 @@ class KeyMap<V> {
   }
 }
 
+function letterRecord(json: string, expiresAt: number): string {
+  return `{"t":"l","ex":${expiresAt},"e":${json}}`;
+}
+
+function letterJson(letter: DeadLetter): string {
+  try {
+    return JSON.stringify(letter);
+  } catch (err) {
+    throw new TypeError(`dead letter message is not JSON-serializable: ${(err as Error).message}`);
+  }
+}
+
+/** What the index keeps to filter and order letters: no message, and nothing shared with a caller's object. */
+function indexCopy(letter: DeadLetter): DeadLetter {
+  return { ...letter, message: undefined, error: { ...letter.error }, source: { ...letter.source } };
+}
+
 function positionOf(letter: DeadLetter): QueuePosition {
   return { at: letter.firstFailedAt, id: letter.id };
 }
@@ -152,6 +169,11 @@ export class LocalState {
 
   private write(record: LogRecord): number {
     return this.journal ? this.journal.append(JSON.stringify(record)) : 0;
+  }
+
+  /** A dead-letter record around the letter's JSON text as it is (serialized once, not escaped into a string). */
+  private writeLetter(json: string, expiresAt: number): number {
+    return this.journal ? this.journal.append(letterRecord(json, expiresAt)) : 0;
   }
 
   claim(key: string, request: ClaimRequest): Answer<ClaimOutcome> {
@@ -212,11 +234,16 @@ export class LocalState {
   capture(entry: DeadLetterCapture, maxAttempts: number, retentionMs: number, now: number): Answer<DeadLetter> {
     const existing = this.liveLetter(entry.id, now);
     const letter = existing ? recapturedDeadLetter(this.parse(existing), entry, maxAttempts, now) : newDeadLetter(entry, maxAttempts, now);
-    const json = JSON.stringify(letter);
-    const stored: LetterEntry = { letter: { ...letter, message: undefined }, json, expiresAt: now + retentionMs, seq: 0 };
-    stored.seq = this.write({ t: "l", e: json, ex: stored.expiresAt });
+    return this.store(letter, now + retentionMs);
+  }
+
+  /** Writes and indexes `letter`; the caller gets `letter` itself, the index keeps the JSON and its own copies. */
+  private store(letter: DeadLetter, expiresAt: number): Answer<DeadLetter> {
+    const json = letterJson(letter);
+    const stored: LetterEntry = { letter: indexCopy(letter), json, expiresAt, seq: 0 };
+    stored.seq = this.writeLetter(json, expiresAt);
     this.putLetter(stored);
-    return { value: JSON.parse(json) as DeadLetter, seq: stored.seq };
+    return { value: letter, seq: stored.seq };
   }
 
   get(id: string, now: number): Answer<DeadLetter | undefined> {
@@ -227,12 +254,7 @@ export class LocalState {
   update(id: string, message: unknown, now: number): Answer<DeadLetter | undefined> {
     const entry = this.liveLetter(id, now);
     if (!entry) return { value: undefined, seq: 0 };
-    const letter = { ...this.parse(entry), message: message === undefined ? null : message };
-    const json = JSON.stringify(letter);
-    const stored: LetterEntry = { letter: { ...letter, message: undefined }, json, expiresAt: entry.expiresAt, seq: 0 };
-    stored.seq = this.write({ t: "l", e: json, ex: stored.expiresAt });
-    this.putLetter(stored);
-    return { value: JSON.parse(json) as DeadLetter, seq: stored.seq };
+    return this.store({ ...this.parse(entry), message: message === undefined ? null : message }, entry.expiresAt);
   }
 
   remove(ids: readonly string[], now: number): Answer<number> {
@@ -335,11 +357,9 @@ export class LocalState {
       case "gx":
         this.gate.delete(record.k);
         return;
-      case "l": {
-        const letter = JSON.parse(record.e) as DeadLetter;
-        this.putLetter({ letter: { ...letter, message: undefined }, json: record.e, expiresAt: record.ex, seq: 0 });
+      case "l":
+        this.putLetter({ letter: indexCopy(record.e), json: JSON.stringify(record.e), expiresAt: record.ex, seq: 0 });
         return;
-      }
       case "lx": {
         const entry = this.letters.get(record.id);
         if (entry) this.dropLetter(entry);
@@ -365,7 +385,7 @@ export class LocalState {
       yield JSON.stringify(record);
     }
     for (const entry of this.letters.values()) {
-      if (entry.expiresAt > now) yield JSON.stringify({ t: "l", e: entry.json, ex: entry.expiresAt } satisfies LogRecord);
+      if (entry.expiresAt > now) yield letterRecord(entry.json, entry.expiresAt);
     }
     for (const [name, entry] of this.watermarks) yield JSON.stringify({ t: "w", n: name, v: entry.json } satisfies LogRecord);
   }

@@ -80,7 +80,6 @@ export abstract class LocalStore implements Store {
   capture(entry: DeadLetterCapture, options?: CaptureOptions): Promise<DeadLetter> {
     return this.answer(() => {
       const request = captureRequest(entry, options);
-      toJson(entry.message, "dead letter message");
       return this.state.capture(entry, request.maxAttempts, request.retentionMs, request.now);
     });
   }
@@ -97,10 +96,7 @@ export abstract class LocalStore implements Store {
   }
 
   update(id: string, patch: { message: unknown }, options?: { now?: number }): Promise<DeadLetter | undefined> {
-    return this.answer(() => {
-      toJson(patch?.message, "dead letter message");
-      return this.state.update(checkKey(id, "dead letter id"), patch.message, nowOf(options?.now));
-    });
+    return this.answer(() => this.state.update(checkKey(id, "dead letter id"), patch?.message, nowOf(options?.now)));
   }
 
   remove(ids: readonly string[]): Promise<number> {
