@@ -290,6 +290,28 @@ for (const backend of backends()) {
         assert.equal(again.firstFailedAt, T + 200);
       });
 
+      it("keeps queue depths right as many entries expire at different times, are replaced and removed", async () => {
+        const q = queue();
+        const expiries = new Map();
+        for (let i = 0; i < 300; i++) {
+          const id = `x${i % 250}`;
+          const retentionMs = 1 + ((i * 7919) % 1000);
+          await store.capture(letter(`${q}-${id}`, { queue: q }), { now: T + i, retentionMs, maxAttempts: 100 });
+          expiries.set(id, T + i + retentionMs);
+        }
+        for (let i = 0; i < 250; i += 10) {
+          await store.remove([`${q}-x${i}`]);
+          expiries.delete(`x${i}`);
+        }
+        for (const at of [T + 100, T + 400, T + 700, T + 1000, T + 1400]) {
+          const expected = [...expiries.values()].filter((e) => e > at).length;
+          const depth = (await store.queues({ now: at })).find((d) => d.queue === q)?.depth ?? 0;
+          assert.equal(depth, expected, `depth at +${at - T}`);
+          const listed = (await store.list(q, { now: at, limit: 1000 })).entries.length;
+          assert.equal(listed, expected, `listed at +${at - T}`);
+        }
+      });
+
       it("rejects malformed entries", async () => {
         await assert.rejects(store.capture({ ...letter(randomUUID()), id: "" }), /dead letter id must be/);
         await assert.rejects(store.capture({ ...letter(randomUUID()), error: {} }), /error.message must be a string/);

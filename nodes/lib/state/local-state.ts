@@ -153,10 +153,63 @@ class QueueIndex {
   }
 }
 
+interface Expiry {
+  expiresAt: number;
+  id: string;
+}
+
+/**
+ * Letter ids by expiry, so expired letters are found without a scan. A replaced or removed letter leaves a stale
+ * item behind (skipped when popped); the owner rebuilds the heap when stale items outnumber live ones.
+ */
+class ExpiryHeap {
+  private readonly items: Expiry[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(entry: Expiry): void {
+    const items = this.items;
+    items.push(entry);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.expiresAt <= entry.expiresAt) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = entry;
+  }
+
+  /** Removes and returns the item expiring first if it expires by `now`. */
+  popExpired(now: number): Expiry | undefined {
+    const items = this.items;
+    const top = items[0];
+    if (!top || top.expiresAt > now) return undefined;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && items[right]!.expiresAt < items[left]!.expiresAt ? right : left;
+        if (items[child]!.expiresAt >= last.expiresAt) break;
+        items[i] = items[child]!;
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
 export class LocalState {
   private readonly gate = new KeyMap<GateEntry>();
   private readonly letters = new Map<string, LetterEntry>();
   private readonly queueIndex = new Map<string, QueueIndex>();
+  private letterExpiry = new ExpiryHeap();
   private readonly watermarks = new Map<string, WatermarkEntry>();
   /**
    * Claim tokens only have to differ between claims of this store (one process owns it): a random prefix per
@@ -271,6 +324,7 @@ export class LocalState {
   }
 
   list(queue: string, filter: DeadLetterFilter | undefined, limit: number, after: QueuePosition | undefined, now: number): Answer<DeadLetterPage> {
+    this.dropExpiredLetters(now);
     const index = this.queueIndex.get(queue);
     const entries: DeadLetter[] = [];
     let seq = 0;
@@ -292,18 +346,22 @@ export class LocalState {
   }
 
   queues(now: number): QueueDepth[] {
+    this.dropExpiredLetters(now);
     const depths: QueueDepth[] = [];
-    for (const [queue, index] of this.queueIndex) {
-      let depth = 0;
-      let oldestAt = Infinity;
-      for (const p of index.positions) {
-        if (this.letters.get(p.id)!.expiresAt <= now) continue;
-        depth++;
-        if (p.at < oldestAt) oldestAt = p.at;
-      }
-      if (depth > 0) depths.push({ queue, depth, oldestAt });
-    }
+    for (const [queue, index] of this.queueIndex) depths.push({ queue, depth: index.positions.length, oldestAt: index.positions[0]!.at });
     return depths.sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
+  }
+
+  /** Expired letters are invisible already; this takes them out of the queue indexes (cheap: by expiry order). */
+  private dropExpiredLetters(now: number): number {
+    let dropped = 0;
+    for (let item = this.letterExpiry.popExpired(now); item; item = this.letterExpiry.popExpired(now)) {
+      const entry = this.letters.get(item.id);
+      if (!entry || entry.expiresAt > now) continue;
+      this.dropLetter(entry);
+      dropped++;
+    }
+    return dropped;
   }
 
   getWatermark(name: string): Answer<unknown> {
@@ -327,13 +385,7 @@ export class LocalState {
         swept++;
       }
     }
-    for (const entry of this.letters.values()) {
-      if (entry.expiresAt <= now) {
-        this.dropLetter(entry);
-        swept++;
-      }
-    }
-    return swept;
+    return swept + this.dropExpiredLetters(now);
   }
 
   /** Applies one record read back from the log (no journal write). Throws on a record it cannot understand. */
@@ -408,6 +460,12 @@ export class LocalState {
     const previous = this.letters.get(entry.letter.id);
     if (previous) this.dropLetter(previous);
     this.letters.set(entry.letter.id, entry);
+    if (this.letterExpiry.size > 2 * this.letters.size + 1024) {
+      this.letterExpiry = new ExpiryHeap();
+      for (const live of this.letters.values()) this.letterExpiry.push({ expiresAt: live.expiresAt, id: live.letter.id });
+    } else {
+      this.letterExpiry.push({ expiresAt: entry.expiresAt, id: entry.letter.id });
+    }
     let index = this.queueIndex.get(entry.letter.queue);
     if (!index) this.queueIndex.set(entry.letter.queue, (index = new QueueIndex()));
     index.add(positionOf(entry.letter));
