@@ -106,6 +106,15 @@ class KeyMap<V> {
   }
 }
 
+function gateRecord(key: string, e: GateRecord): LogRecord {
+  const record: LogRecord = { t: "g", k: key, s: e.state, tok: e.token, ca: e.claimedAt, le: e.leaseExpiresAt, ex: e.expiresAt };
+  if (e.fingerprint !== undefined) record.fp = e.fingerprint;
+  if (e.finishedAt !== undefined) record.fa = e.finishedAt;
+  if (e.result !== undefined) record.r = e.result;
+  if (e.reason !== undefined) record.why = e.reason;
+  return record;
+}
+
 function letterRecord(json: string, expiresAt: number): string {
   return `{"t":"l","ex":${expiresAt},"e":${json}}`;
 }
@@ -274,14 +283,8 @@ export class LocalState {
     return { value: undefined, seq: entry.seq };
   }
 
-  private writeGate(key: string, e: GateRecord): number {
-    if (!this.journal) return 0;
-    const record: LogRecord = { t: "g", k: key, s: e.state, tok: e.token, ca: e.claimedAt, le: e.leaseExpiresAt, ex: e.expiresAt };
-    if (e.fingerprint !== undefined) record.fp = e.fingerprint;
-    if (e.finishedAt !== undefined) record.fa = e.finishedAt;
-    if (e.result !== undefined) record.r = e.result;
-    if (e.reason !== undefined) record.why = e.reason;
-    return this.write(record);
+  private writeGate(key: string, entry: GateRecord): number {
+    return this.journal ? this.journal.append(JSON.stringify(gateRecord(key, entry))) : 0;
   }
 
   capture(entry: DeadLetterCapture, maxAttempts: number, retentionMs: number, now: number): Answer<DeadLetter> {
@@ -428,13 +431,7 @@ export class LocalState {
   /** Records that rebuild the live state (for compaction); expired entries are left out. */
   *snapshot(now: number): IterableIterator<string> {
     for (const [key, entry] of this.gate.entries()) {
-      if (entry.expiresAt <= now) continue;
-      const record: LogRecord = { t: "g", k: key, s: entry.state, tok: entry.token, ca: entry.claimedAt, le: entry.leaseExpiresAt, ex: entry.expiresAt };
-      if (entry.fingerprint !== undefined) record.fp = entry.fingerprint;
-      if (entry.finishedAt !== undefined) record.fa = entry.finishedAt;
-      if (entry.result !== undefined) record.r = entry.result;
-      if (entry.reason !== undefined) record.why = entry.reason;
-      yield JSON.stringify(record);
+      if (entry.expiresAt > now) yield JSON.stringify(gateRecord(key, entry));
     }
     for (const entry of this.letters.values()) {
       if (entry.expiresAt > now) yield letterRecord(entry.json, entry.expiresAt);
