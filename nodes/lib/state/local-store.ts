@@ -38,6 +38,9 @@ export abstract class LocalStore implements Store {
     this.sweeper.unref();
   }
 
+  /** Runs before every operation; the file store recovers from a failed write here. */
+  protected prepare(): void {}
+
   /** Waits until journal batch `seq` is on disk; the memory store has nothing to wait for. */
   protected abstract durable(seq: number): Promise<void> | undefined;
 
@@ -50,6 +53,7 @@ export abstract class LocalStore implements Store {
     let answer: Answer<T>;
     try {
       if (this.closed) throw new StoreUnavailableError(this.backend, "the store is closed");
+      this.prepare();
       answer = compute();
     } catch (err) {
       return Promise.reject(err);
