@@ -180,6 +180,9 @@ async function verify(store, acked, round) {
 
 if (require.main === module) {
   if (process.argv[2] === "--child") {
+    // The parent kills the child within a second; should the parent die first, the child still stops by itself.
+    setTimeout(() => process.exit(0), 60_000).unref();
+    process.stdout.on("error", () => process.exit(0));
     child(process.argv[3], Number(process.argv[4])).catch((err) => {
       process.stderr.write(String(err && err.stack) + "\n");
       process.exit(1);
