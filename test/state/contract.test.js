@@ -104,10 +104,10 @@ for (const backend of backends()) {
 
       it("expires by real time (TTL), not only by the now option", async () => {
         const k = key();
-        const a = await store.claim(k, { leaseMs: 40, retentionMs: 80 });
-        await store.complete(k, a.token, 1, { retentionMs: 80 });
+        const a = await store.claim(k, { leaseMs: 300, retentionMs: 600 });
+        await store.complete(k, a.token, 1, { retentionMs: 600 });
         assert.equal((await store.claim(k)).outcome, "duplicate");
-        await sleep(120);
+        await sleep(700);
         assert.equal((await store.claim(k)).outcome, "new");
       });
 

@@ -151,7 +151,7 @@ describe("claimWhenSettled", () => {
     const started = Date.now();
     assert.equal((await claimWhenSettled(store, "stuck", {}, { waitMs: 150, initialDelayMs: 10, maxDelayMs: 40 })).outcome, "in-flight");
     const waited = Date.now() - started;
-    assert.ok(waited >= 140 && waited < 400, `waited ${waited} ms`);
+    assert.ok(waited >= 140 && waited < 1500, `waited ${waited} ms`);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("node closing")), 30);
     await assert.rejects(claimWhenSettled(store, "stuck", {}, { waitMs: 5000, signal: controller.signal }), /node closing/);
