@@ -11,6 +11,8 @@ const path = require("node:path");
 const { spawn } = require("node:child_process");
 
 const dist = path.join(__dirname, "..", "dist", "nodes", "lib", "state");
+/** Longer than any soak: a verification claim must find the child's claim in-flight, not take over its lease. */
+const LEASE_MS = 7 * 24 * 3600 * 1000;
 
 async function child(dir, round) {
   const { openStore } = require(path.join(dist, "index.js"));
@@ -26,7 +28,7 @@ async function child(dir, round) {
       const key = `r${round}-k${i}`;
       const roll = Math.random();
       if (roll < 0.3) {
-        const claim = await store.claim(key, { fingerprint: `fp${i}` });
+        const claim = await store.claim(key, { fingerprint: `fp${i}`, leaseMs: LEASE_MS });
         say(`C ${key}`);
         if (roll < 0.15) {
           await store.complete(key, claim.token, { i, round });
@@ -37,7 +39,7 @@ async function child(dir, round) {
         }
       } else if (roll < 0.55) {
         // Claimed and given back: two dead records, so the log needs compacting (and gets killed while it does).
-        const claim = await store.claim(`${key}-retry`);
+        const claim = await store.claim(`${key}-retry`, { leaseMs: LEASE_MS });
         await store.release(`${key}-retry`, claim.token, { mode: "retry" });
       } else if (roll < 0.75) {
         const again = captured.length > 0 && Math.random() < 0.3;
@@ -163,7 +165,7 @@ async function verify(store, acked, round) {
   };
   for (const key of acked.claimed) {
     const i = Number(key.slice(key.indexOf("-k") + 2));
-    const outcome = await store.claim(key, { fingerprint: `fp${i}` });
+    const outcome = await store.claim(key, { fingerprint: `fp${i}`, leaseMs: LEASE_MS });
     if (outcome.outcome === "new") fail(`claim ${key}`);
     if (acked.completed.has(key) && outcome.outcome !== "duplicate") fail(`complete ${key} (${outcome.outcome})`);
     if (acked.completed.has(key) && outcome.result.i !== i) fail(`result of ${key}`);
@@ -178,6 +180,9 @@ async function verify(store, acked, round) {
 
 if (require.main === module) {
   if (process.argv[2] === "--child") {
+    // The parent kills the child within a second; should the parent die first, the child still stops by itself.
+    setTimeout(() => process.exit(0), 60_000).unref();
+    process.stdout.on("error", () => process.exit(0));
     child(process.argv[3], Number(process.argv[4])).catch((err) => {
       process.stderr.write(String(err && err.stack) + "\n");
       process.exit(1);

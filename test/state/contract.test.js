@@ -104,10 +104,10 @@ for (const backend of backends()) {
 
       it("expires by real time (TTL), not only by the now option", async () => {
         const k = key();
-        const a = await store.claim(k, { leaseMs: 40, retentionMs: 80 });
-        await store.complete(k, a.token, 1, { retentionMs: 80 });
+        const a = await store.claim(k, { leaseMs: 300, retentionMs: 600 });
+        await store.complete(k, a.token, 1, { retentionMs: 600 });
         assert.equal((await store.claim(k)).outcome, "duplicate");
-        await sleep(120);
+        await sleep(700);
         assert.equal((await store.claim(k)).outcome, "new");
       });
 
@@ -288,6 +288,28 @@ for (const backend of backends()) {
         const again = await store.capture(letter(id, { queue: q }), { now: T + 200, retentionMs: 100 });
         assert.equal(again.attempts, 1);
         assert.equal(again.firstFailedAt, T + 200);
+      });
+
+      it("keeps queue depths right as many entries expire at different times, are replaced and removed", async () => {
+        const q = queue();
+        const expiries = new Map();
+        for (let i = 0; i < 300; i++) {
+          const id = `x${i % 250}`;
+          const retentionMs = 1 + ((i * 7919) % 1000);
+          await store.capture(letter(`${q}-${id}`, { queue: q }), { now: T + i, retentionMs, maxAttempts: 100 });
+          expiries.set(id, T + i + retentionMs);
+        }
+        for (let i = 0; i < 250; i += 10) {
+          await store.remove([`${q}-x${i}`]);
+          expiries.delete(`x${i}`);
+        }
+        for (const at of [T + 100, T + 400, T + 700, T + 1000, T + 1400]) {
+          const expected = [...expiries.values()].filter((e) => e > at).length;
+          const depth = (await store.queues({ now: at })).find((d) => d.queue === q)?.depth ?? 0;
+          assert.equal(depth, expected, `depth at +${at - T}`);
+          const listed = (await store.list(q, { now: at, limit: 1000 })).entries.length;
+          assert.equal(listed, expected, `listed at +${at - T}`);
+        }
       });
 
       it("rejects malformed entries", async () => {

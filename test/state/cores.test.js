@@ -94,10 +94,12 @@ describe("redact", () => {
     // Multi-byte text is measured in bytes, not characters.
     assert.throws(() => redact({ payload: "€".repeat(400) }, { maxBytes: 1000 }), (err) => err.sizeBytes > 1000);
     assert.doesNotThrow(() => redact({ payload: "x".repeat(900) }, { maxBytes: 1000 }));
-    const huge = { payload: Array.from({ length: 200_000 }, (_, i) => ({ i, text: "y".repeat(50) })) };
-    const started = Date.now();
+    // A huge message is refused as soon as the limit is passed, not after copying all of it.
+    let read = 0;
+    const text = "y".repeat(50);
+    const huge = { payload: Array.from({ length: 200_000 }, (_, i) => ({ i, get text() { read++; return text; } })) };
     assert.throws(() => redact(huge), MessageTooLargeError);
-    assert.ok(Date.now() - started < 1000);
+    assert.ok(read < 20_000, `read ${read} of 200,000 records before refusing`);
   });
 });
 
@@ -149,7 +151,7 @@ describe("claimWhenSettled", () => {
     const started = Date.now();
     assert.equal((await claimWhenSettled(store, "stuck", {}, { waitMs: 150, initialDelayMs: 10, maxDelayMs: 40 })).outcome, "in-flight");
     const waited = Date.now() - started;
-    assert.ok(waited >= 140 && waited < 400, `waited ${waited} ms`);
+    assert.ok(waited >= 140 && waited < 1500, `waited ${waited} ms`);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("node closing")), 30);
     await assert.rejects(claimWhenSettled(store, "stuck", {}, { waitMs: 5000, signal: controller.signal }), /node closing/);

@@ -204,22 +204,30 @@ describe("file store", () => {
       await store.close();
     });
 
-    it("fails closed after a write error: nothing is acknowledged that is not on disk", async (t) => {
+    it("fails closed after a write error, then reloads from disk once writes work again", async (t) => {
       const d = dir();
       const store = await openStore({ backend: "file", dir: d });
       await store.claim("before");
       const realSync = fs.fdatasync;
       t.after(() => (fs.fdatasync = realSync));
       fs.fdatasync = (fd, cb) => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
-      await assert.rejects(store.claim("during"), (err) => err instanceof StoreUnavailableError && err.backend === "file" && /EIO/.test(err.message));
-      fs.fdatasync = realSync;
-      await assert.rejects(store.claim("after"), StoreUnavailableError);
-      // What is on disk may still be read; what only reached memory may not.
+      const unavailable = (err) => err instanceof StoreUnavailableError && err.backend === "file" && /EIO/.test(err.message);
+      await assert.rejects(store.claim("during"), unavailable);
+      // The next operation reloads the state from the log (memory may hold what never reached the disk) ...
       assert.equal((await store.claim("before")).outcome, "in-flight");
-      await assert.rejects(store.claim("during"), StoreUnavailableError);
+      // ... and writes fail again while the disk does; within a second no reload is tried.
+      await assert.rejects(store.claim("still failing"), unavailable);
+      await assert.rejects(store.claim("before"), unavailable);
+      fs.fdatasync = realSync;
+      await sleep(1100);
+      const after = await store.claim("after");
+      assert.equal(after.outcome, "new");
+      assert.equal((await store.claim("before")).outcome, "in-flight");
+      await store.complete("after", after.token, "ok");
       await store.close();
       const reopened = await openStore({ backend: "file", dir: d });
       assert.equal((await reopened.claim("before")).outcome, "in-flight");
+      assert.equal((await reopened.claim("after")).result, "ok");
       await reopened.close();
     });
   });

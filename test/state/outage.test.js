@@ -37,7 +37,8 @@ for (const backend of backends().filter((b) => b.shared)) {
         await assert.rejects(store.complete(k, first.token, "x"), unavailable);
         await assert.rejects(store.capture({ id: randomUUID(), queue: "q", message: {}, error: { message: "e" }, source: { id: "n", type: "t" } }), unavailable);
         await assert.rejects(store.getWatermark("w"), unavailable);
-        assert.ok(Date.now() - started < 4 * 500 + 500, "each failure comes within the timeout");
+        // Four operations, each failing within its 500 ms deadline (twice that allowed for a loaded machine).
+        assert.ok(Date.now() - started < 4 * 500 * 2, `four failures took ${Date.now() - started} ms`);
 
         await proxy.start();
         // The claim made before the outage survived it; the store reconnects by itself.

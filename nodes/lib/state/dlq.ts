@@ -41,10 +41,16 @@ export function redact(message: unknown, options: RedactOptions = {}): unknown {
     counted += n;
     if (counted > maxBytes) throw new MessageTooLargeError(maxBytes);
   };
+  // Messages repeat their key names (arrays of records): decide each name once.
+  const secrecy = new Map<string, boolean>();
   const isSecret = (key: string): boolean => {
-    if (patterns.length === 0) return false;
-    const name = normalise(key);
-    return patterns.some((p) => name.includes(p));
+    let secret = secrecy.get(key);
+    if (secret === undefined) {
+      const name = normalise(key);
+      secret = patterns.some((p) => name.includes(p));
+      secrecy.set(key, secret);
+    }
+    return secret;
   };
   /** `open`: for each configured path, how many of its segments the current location has matched. */
   const walk = (value: unknown, open: [number, number][]): unknown => {
@@ -61,25 +67,27 @@ export function redact(message: unknown, options: RedactOptions = {}): unknown {
     if (Array.isArray(value)) {
       const items: unknown[] = [];
       for (let i = 0; i < value.length; i++) {
-        const item = member(String(i), value[i], open);
+        const item = member(String(i), value[i], open, false);
         items.push(item === undefined ? null : item);
       }
       copy = items;
     } else {
       const obj: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
-        const item = member(key, (value as Record<string, unknown>)[key], open);
+        const item = member(key, (value as Record<string, unknown>)[key], open, true);
         if (item === undefined) continue;
         count(key.length + 3);
         // A "__proto__" key must stay data, not become the copy's prototype.
-        Object.defineProperty(obj, key, { value: item, enumerable: true, writable: true, configurable: true });
+        if (key === "__proto__") Object.defineProperty(obj, key, { value: item, enumerable: true, writable: true, configurable: true });
+        else obj[key] = item;
       }
       copy = obj;
     }
     ancestors.delete(value);
     return copy;
   };
-  const member = (key: string, value: unknown, open: [number, number][]): unknown => {
+  /** A property (`named`) or an array element: only property names can be secret, both can be on a path. */
+  const member = (key: string, value: unknown, open: [number, number][], named: boolean): unknown => {
     const next: [number, number][] = [];
     let hit = false;
     for (const [path, matched] of open) {
@@ -88,7 +96,7 @@ export function redact(message: unknown, options: RedactOptions = {}): unknown {
       if (matched + 1 === paths[path]!.length) hit = true;
       else next.push([path, matched + 1]);
     }
-    if (hit || isSecret(key)) {
+    if (hit || (named && patterns.length > 0 && isSecret(key))) {
       if (value === undefined || typeof value === "function") return undefined;
       return count(REDACTED.length + 2), REDACTED;
     }

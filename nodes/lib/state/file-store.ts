@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { StoreUnavailableError } from "./errors";
-import type { Journal } from "./local-state";
+import { LocalState, type Journal } from "./local-state";
 import { LocalStore } from "./local-store";
 import { DirectoryLock } from "./lock";
 import { encodeRecord, scanLog, type DamagedRange } from "./log-format";
@@ -93,7 +93,8 @@ class GroupCommitLog implements Journal {
   private tail: Buffer[] | undefined;
   private tailRecords = 0;
   private switching: Promise<void> | undefined;
-  private idle: (() => void) | undefined;
+  /** Who waits for the flush in progress to end (compaction's switch, close). */
+  private idleWaiters: (() => void)[] = [];
   records: number;
 
   constructor(private fd: number, private size: number, records: number, private readonly onFlushed: () => void) {
@@ -127,8 +128,13 @@ class GroupCommitLog implements Journal {
     return promiseOf(this.inFlight?.seq === seq ? this.inFlight : this.current);
   }
 
+  /** Set once a write or sync failed: the log takes no more records (the store reloads from disk instead). */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   private unavailable(): StoreUnavailableError {
-    return new StoreUnavailableError("file", `a write to the log failed (${this.failure?.message}); reopen the store`, { cause: this.failure });
+    return new StoreUnavailableError("file", `a write to the log failed (${this.failure?.message})`, { cause: this.failure });
   }
 
   private async flush(): Promise<void> {
@@ -156,16 +162,17 @@ class GroupCommitLog implements Journal {
     } finally {
       this.flushing = false;
       this.inFlight = undefined;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
     }
     if (this.failure) return;
-    this.idle?.();
     this.onFlushed();
     if (this.current.buffers.length > 0 && !this.switching) this.flush();
   }
 
   private async waitIdle(): Promise<void> {
-    while (this.flushing) await new Promise<void>((resolve) => (this.idle = resolve));
-    this.idle = undefined;
+    while (this.flushing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
@@ -229,35 +236,63 @@ class GroupCommitLog implements Journal {
     }
   }
 
+  /** Lets go of the file after a failure, without waiting for anything. */
+  abandon(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already unusable
+    }
+  }
+
   async close(): Promise<void> {
     while (this.flushing || this.switching || (this.current.buffers.length > 0 && !this.failure)) {
       if (this.switching) await this.switching;
       else if (this.flushing) await this.waitIdle();
       else await this.flush();
     }
-    fs.closeSync(this.fd);
+    if (this.failure) this.abandon();
+    else fs.closeSync(this.fd);
   }
 }
 
+/** The journal LocalState writes to: whichever log is current (a new one after recovering from a write failure). */
+class CurrentLog implements Journal {
+  log: GroupCommitLog | undefined;
+  append(text: string): number {
+    return this.log!.append(text);
+  }
+}
+
+/** After a failed write, how long to wait before reloading from disk again. */
+const RECOVERY_INTERVAL_MS = 1000;
+
 export class FileStore extends LocalStore {
   readonly backend = "file";
-  /** What start-up found: how many records, and any torn tail or damage it skipped. */
-  readonly recovery: RecoveryReport;
-  private readonly log: GroupCommitLog;
+  /** What start-up (or the last reload after a write failure) found: records, and any torn tail or damage skipped. */
+  recovery: RecoveryReport;
+  private readonly journal: CurrentLog;
   private readonly logPath: string;
   private compacting: Promise<void> | undefined;
   /** Why the last automatic compaction failed, if it did (the store keeps working on the old log). */
   lastCompactionError: Error | undefined;
   private readonly compactAfterBytes: number;
   private nextCompactionAt: number;
+  private nextRecoveryAt = 0;
 
   private constructor(private readonly dir: string, private readonly lock: DirectoryLock, config: FileStoreConfig) {
-    let log: GroupCommitLog | undefined;
-    super({ append: (text) => log!.append(text) }, config.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    const journal = new CurrentLog();
+    super(journal, config.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.journal = journal;
     this.logPath = path.join(dir, LOG_NAME);
     this.compactAfterBytes = config.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES;
     this.nextCompactionAt = this.compactAfterBytes;
     fs.rmSync(`${this.logPath}.compact`, { force: true });
+    this.recovery = this.load();
+  }
+
+  /** Reads the log into the (fresh) state, cuts off a torn tail and starts a log writer at its end. */
+  private load(): RecoveryReport {
     const created = !fs.existsSync(this.logPath);
     const fd = fs.openSync(this.logPath, created ? "w+" : "r+");
     try {
@@ -267,14 +302,38 @@ export class FileStore extends LocalStore {
         fs.ftruncateSync(fd, scan.validLength);
         fs.fsyncSync(fd);
       }
-      if (created) fsyncDirectory(dir);
-      this.recovery = { records: scan.records, truncatedBytes: size - scan.validLength, damaged: scan.damaged };
-      log = new GroupCommitLog(fd, scan.validLength, scan.records, () => this.maybeCompact());
+      if (created) fsyncDirectory(this.dir);
+      this.journal.log = new GroupCommitLog(fd, scan.validLength, scan.records, () => this.maybeCompact());
+      return { records: scan.records, truncatedBytes: size - scan.validLength, damaged: scan.damaged };
     } catch (err) {
       fs.closeSync(fd);
       throw err;
     }
-    this.log = log;
+  }
+
+  private get log(): GroupCommitLog {
+    return this.journal.log!;
+  }
+
+  /**
+   * After a failed write (disk full, I/O error) the memory may hold changes that never reached the disk, so nothing
+   * more is answered from it: the next operation reloads the state from the log (at most once a second) and goes on
+   * from what is really there. Until a reload succeeds, operations fail with StoreUnavailableError.
+   */
+  protected override prepare(): void {
+    const failure = this.log.failed;
+    if (!failure) return;
+    const now = Date.now();
+    if (this.compacting || now < this.nextRecoveryAt) throw new StoreUnavailableError("file", `a write to the log failed (${failure.message})`, { cause: failure });
+    this.nextRecoveryAt = now + RECOVERY_INTERVAL_MS;
+    this.log.abandon();
+    this.state = new LocalState(this.journal);
+    try {
+      this.recovery = this.load();
+    } catch (err) {
+      this.state = new LocalState(this.journal);
+      throw new StoreUnavailableError("file", `reloading after a failed write failed too (${(err as Error).message})`, { cause: err });
+    }
   }
 
   /** Opens (creating if needed) the store in `config.dir`; throws StoreLockedError if another process has it. */

@@ -1,8 +1,6 @@
 /** Gate core helpers that sit on top of a Store. */
 import type { ClaimOptions, ClaimOutcome, Store } from "./types";
 
-export { fingerprintOf, canonicalJson } from "./fingerprint";
-
 export interface SettleOptions {
   /** Give up waiting after this long and answer `in-flight`. */
   waitMs: number;

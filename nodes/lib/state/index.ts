@@ -4,6 +4,13 @@
  *
  *   const store = await openStore({ backend: "file", dir: path.join(RED.settings.userDir, "keelson-state") });
  *   const claim = await store.claim(key, { fingerprint: fingerprintOf(msg.payload) });
+ *   // claim.outcome: "new" (do the side effect, then store.complete(key, claim.token, result) or
+ *   //   store.release(key, claim.token, { mode: "retry" | "failed", reason })) | "duplicate" (claim.result) |
+ *   //   "in-flight" | "conflict" | "failed" (released as failed before: terminal until it expires)
+ *
+ * Errors: StoreUnavailableError (store down, timed out or closed: fail closed, retry later; the store reconnects or
+ * reloads by itself), ClaimLostError (complete/release with a token that no longer owns the key), TypeError (bad
+ * input), StoreLockedError (file store directory owned by another process), MessageTooLargeError (redact()).
  */
 import type { Store, StoreConfig } from "./types";
 

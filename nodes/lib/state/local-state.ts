@@ -52,7 +52,7 @@ interface WatermarkEntry extends Durable {
 type LogRecord =
   | { t: "g"; k: string; s: GateRecord["state"]; fp?: string; tok: string; ca: number; le: number; fa?: number; r?: string; why?: string; ex: number }
   | { t: "gx"; k: string }
-  | { t: "l"; e: string; ex: number }
+  | { t: "l"; e: DeadLetter; ex: number }
   | { t: "lx"; id: string }
   | { t: "w"; n: string; v: string };
 
@@ -106,6 +106,32 @@ class KeyMap<V> {
   }
 }
 
+function gateRecord(key: string, e: GateRecord): LogRecord {
+  const record: LogRecord = { t: "g", k: key, s: e.state, tok: e.token, ca: e.claimedAt, le: e.leaseExpiresAt, ex: e.expiresAt };
+  if (e.fingerprint !== undefined) record.fp = e.fingerprint;
+  if (e.finishedAt !== undefined) record.fa = e.finishedAt;
+  if (e.result !== undefined) record.r = e.result;
+  if (e.reason !== undefined) record.why = e.reason;
+  return record;
+}
+
+function letterRecord(json: string, expiresAt: number): string {
+  return `{"t":"l","ex":${expiresAt},"e":${json}}`;
+}
+
+function letterJson(letter: DeadLetter): string {
+  try {
+    return JSON.stringify(letter);
+  } catch (err) {
+    throw new TypeError(`dead letter message is not JSON-serializable: ${(err as Error).message}`);
+  }
+}
+
+/** What the index keeps to filter and order letters: no message, and nothing shared with a caller's object. */
+function indexCopy(letter: DeadLetter): DeadLetter {
+  return { ...letter, message: undefined, error: { ...letter.error }, source: { ...letter.source } };
+}
+
 function positionOf(letter: DeadLetter): QueuePosition {
   return { at: letter.firstFailedAt, id: letter.id };
 }
@@ -136,10 +162,63 @@ class QueueIndex {
   }
 }
 
+interface Expiry {
+  expiresAt: number;
+  id: string;
+}
+
+/**
+ * Letter ids by expiry, so expired letters are found without a scan. A replaced or removed letter leaves a stale
+ * item behind (skipped when popped); the owner rebuilds the heap when stale items outnumber live ones.
+ */
+class ExpiryHeap {
+  private readonly items: Expiry[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(entry: Expiry): void {
+    const items = this.items;
+    items.push(entry);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.expiresAt <= entry.expiresAt) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = entry;
+  }
+
+  /** Removes and returns the item expiring first if it expires by `now`. */
+  popExpired(now: number): Expiry | undefined {
+    const items = this.items;
+    const top = items[0];
+    if (!top || top.expiresAt > now) return undefined;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && items[right]!.expiresAt < items[left]!.expiresAt ? right : left;
+        if (items[child]!.expiresAt >= last.expiresAt) break;
+        items[i] = items[child]!;
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
 export class LocalState {
   private readonly gate = new KeyMap<GateEntry>();
   private readonly letters = new Map<string, LetterEntry>();
   private readonly queueIndex = new Map<string, QueueIndex>();
+  private letterExpiry = new ExpiryHeap();
   private readonly watermarks = new Map<string, WatermarkEntry>();
   /**
    * Claim tokens only have to differ between claims of this store (one process owns it): a random prefix per
@@ -152,6 +231,11 @@ export class LocalState {
 
   private write(record: LogRecord): number {
     return this.journal ? this.journal.append(JSON.stringify(record)) : 0;
+  }
+
+  /** A dead-letter record around the letter's JSON text as it is (serialized once, not escaped into a string). */
+  private writeLetter(json: string, expiresAt: number): number {
+    return this.journal ? this.journal.append(letterRecord(json, expiresAt)) : 0;
   }
 
   claim(key: string, request: ClaimRequest): Answer<ClaimOutcome> {
@@ -199,24 +283,23 @@ export class LocalState {
     return { value: undefined, seq: entry.seq };
   }
 
-  private writeGate(key: string, e: GateRecord): number {
-    if (!this.journal) return 0;
-    const record: LogRecord = { t: "g", k: key, s: e.state, tok: e.token, ca: e.claimedAt, le: e.leaseExpiresAt, ex: e.expiresAt };
-    if (e.fingerprint !== undefined) record.fp = e.fingerprint;
-    if (e.finishedAt !== undefined) record.fa = e.finishedAt;
-    if (e.result !== undefined) record.r = e.result;
-    if (e.reason !== undefined) record.why = e.reason;
-    return this.write(record);
+  private writeGate(key: string, entry: GateRecord): number {
+    return this.journal ? this.journal.append(JSON.stringify(gateRecord(key, entry))) : 0;
   }
 
   capture(entry: DeadLetterCapture, maxAttempts: number, retentionMs: number, now: number): Answer<DeadLetter> {
     const existing = this.liveLetter(entry.id, now);
     const letter = existing ? recapturedDeadLetter(this.parse(existing), entry, maxAttempts, now) : newDeadLetter(entry, maxAttempts, now);
-    const json = JSON.stringify(letter);
-    const stored: LetterEntry = { letter: { ...letter, message: undefined }, json, expiresAt: now + retentionMs, seq: 0 };
-    stored.seq = this.write({ t: "l", e: json, ex: stored.expiresAt });
+    return this.store(letter, now + retentionMs);
+  }
+
+  /** Writes and indexes `letter`; the caller gets `letter` itself, the index keeps the JSON and its own copies. */
+  private store(letter: DeadLetter, expiresAt: number): Answer<DeadLetter> {
+    const json = letterJson(letter);
+    const stored: LetterEntry = { letter: indexCopy(letter), json, expiresAt, seq: 0 };
+    stored.seq = this.writeLetter(json, expiresAt);
     this.putLetter(stored);
-    return { value: JSON.parse(json) as DeadLetter, seq: stored.seq };
+    return { value: letter, seq: stored.seq };
   }
 
   get(id: string, now: number): Answer<DeadLetter | undefined> {
@@ -227,12 +310,7 @@ export class LocalState {
   update(id: string, message: unknown, now: number): Answer<DeadLetter | undefined> {
     const entry = this.liveLetter(id, now);
     if (!entry) return { value: undefined, seq: 0 };
-    const letter = { ...this.parse(entry), message: message === undefined ? null : message };
-    const json = JSON.stringify(letter);
-    const stored: LetterEntry = { letter: { ...letter, message: undefined }, json, expiresAt: entry.expiresAt, seq: 0 };
-    stored.seq = this.write({ t: "l", e: json, ex: stored.expiresAt });
-    this.putLetter(stored);
-    return { value: JSON.parse(json) as DeadLetter, seq: stored.seq };
+    return this.store({ ...this.parse(entry), message: message === undefined ? null : message }, entry.expiresAt);
   }
 
   remove(ids: readonly string[], now: number): Answer<number> {
@@ -249,6 +327,7 @@ export class LocalState {
   }
 
   list(queue: string, filter: DeadLetterFilter | undefined, limit: number, after: QueuePosition | undefined, now: number): Answer<DeadLetterPage> {
+    this.dropExpiredLetters(now);
     const index = this.queueIndex.get(queue);
     const entries: DeadLetter[] = [];
     let seq = 0;
@@ -270,18 +349,22 @@ export class LocalState {
   }
 
   queues(now: number): QueueDepth[] {
+    this.dropExpiredLetters(now);
     const depths: QueueDepth[] = [];
-    for (const [queue, index] of this.queueIndex) {
-      let depth = 0;
-      let oldestAt = Infinity;
-      for (const p of index.positions) {
-        if (this.letters.get(p.id)!.expiresAt <= now) continue;
-        depth++;
-        if (p.at < oldestAt) oldestAt = p.at;
-      }
-      if (depth > 0) depths.push({ queue, depth, oldestAt });
-    }
+    for (const [queue, index] of this.queueIndex) depths.push({ queue, depth: index.positions.length, oldestAt: index.positions[0]!.at });
     return depths.sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
+  }
+
+  /** Expired letters are invisible already; this takes them out of the queue indexes (cheap: by expiry order). */
+  private dropExpiredLetters(now: number): number {
+    let dropped = 0;
+    for (let item = this.letterExpiry.popExpired(now); item; item = this.letterExpiry.popExpired(now)) {
+      const entry = this.letters.get(item.id);
+      if (!entry || entry.expiresAt > now) continue;
+      this.dropLetter(entry);
+      dropped++;
+    }
+    return dropped;
   }
 
   getWatermark(name: string): Answer<unknown> {
@@ -305,13 +388,7 @@ export class LocalState {
         swept++;
       }
     }
-    for (const entry of this.letters.values()) {
-      if (entry.expiresAt <= now) {
-        this.dropLetter(entry);
-        swept++;
-      }
-    }
-    return swept;
+    return swept + this.dropExpiredLetters(now);
   }
 
   /** Applies one record read back from the log (no journal write). Throws on a record it cannot understand. */
@@ -335,11 +412,9 @@ export class LocalState {
       case "gx":
         this.gate.delete(record.k);
         return;
-      case "l": {
-        const letter = JSON.parse(record.e) as DeadLetter;
-        this.putLetter({ letter: { ...letter, message: undefined }, json: record.e, expiresAt: record.ex, seq: 0 });
+      case "l":
+        this.putLetter({ letter: indexCopy(record.e), json: JSON.stringify(record.e), expiresAt: record.ex, seq: 0 });
         return;
-      }
       case "lx": {
         const entry = this.letters.get(record.id);
         if (entry) this.dropLetter(entry);
@@ -356,16 +431,10 @@ export class LocalState {
   /** Records that rebuild the live state (for compaction); expired entries are left out. */
   *snapshot(now: number): IterableIterator<string> {
     for (const [key, entry] of this.gate.entries()) {
-      if (entry.expiresAt <= now) continue;
-      const record: LogRecord = { t: "g", k: key, s: entry.state, tok: entry.token, ca: entry.claimedAt, le: entry.leaseExpiresAt, ex: entry.expiresAt };
-      if (entry.fingerprint !== undefined) record.fp = entry.fingerprint;
-      if (entry.finishedAt !== undefined) record.fa = entry.finishedAt;
-      if (entry.result !== undefined) record.r = entry.result;
-      if (entry.reason !== undefined) record.why = entry.reason;
-      yield JSON.stringify(record);
+      if (entry.expiresAt > now) yield JSON.stringify(gateRecord(key, entry));
     }
     for (const entry of this.letters.values()) {
-      if (entry.expiresAt > now) yield JSON.stringify({ t: "l", e: entry.json, ex: entry.expiresAt } satisfies LogRecord);
+      if (entry.expiresAt > now) yield letterRecord(entry.json, entry.expiresAt);
     }
     for (const [name, entry] of this.watermarks) yield JSON.stringify({ t: "w", n: name, v: entry.json } satisfies LogRecord);
   }
@@ -388,6 +457,12 @@ export class LocalState {
     const previous = this.letters.get(entry.letter.id);
     if (previous) this.dropLetter(previous);
     this.letters.set(entry.letter.id, entry);
+    if (this.letterExpiry.size > 2 * this.letters.size + 1024) {
+      this.letterExpiry = new ExpiryHeap();
+      for (const live of this.letters.values()) this.letterExpiry.push({ expiresAt: live.expiresAt, id: live.letter.id });
+    } else {
+      this.letterExpiry.push({ expiresAt: entry.expiresAt, id: entry.letter.id });
+    }
     let index = this.queueIndex.get(entry.letter.queue);
     if (!index) this.queueIndex.set(entry.letter.queue, (index = new QueueIndex()));
     index.add(positionOf(entry.letter));

@@ -38,6 +38,9 @@ export abstract class LocalStore implements Store {
     this.sweeper.unref();
   }
 
+  /** Runs before every operation; the file store recovers from a failed write here. */
+  protected prepare(): void {}
+
   /** Waits until journal batch `seq` is on disk; the memory store has nothing to wait for. */
   protected abstract durable(seq: number): Promise<void> | undefined;
 
@@ -50,6 +53,7 @@ export abstract class LocalStore implements Store {
     let answer: Answer<T>;
     try {
       if (this.closed) throw new StoreUnavailableError(this.backend, "the store is closed");
+      this.prepare();
       answer = compute();
     } catch (err) {
       return Promise.reject(err);
@@ -80,7 +84,6 @@ export abstract class LocalStore implements Store {
   capture(entry: DeadLetterCapture, options?: CaptureOptions): Promise<DeadLetter> {
     return this.answer(() => {
       const request = captureRequest(entry, options);
-      toJson(entry.message, "dead letter message");
       return this.state.capture(entry, request.maxAttempts, request.retentionMs, request.now);
     });
   }
@@ -97,10 +100,7 @@ export abstract class LocalStore implements Store {
   }
 
   update(id: string, patch: { message: unknown }, options?: { now?: number }): Promise<DeadLetter | undefined> {
-    return this.answer(() => {
-      toJson(patch?.message, "dead letter message");
-      return this.state.update(checkKey(id, "dead letter id"), patch.message, nowOf(options?.now));
-    });
+    return this.answer(() => this.state.update(checkKey(id, "dead letter id"), patch?.message, nowOf(options?.now)));
   }
 
   remove(ids: readonly string[]): Promise<number> {

@@ -31,6 +31,7 @@ import {
   toJson,
 } from "./rules";
 import {
+  DEFAULT_SWEEP_INTERVAL_MS,
   DEFAULT_TIMEOUT_MS,
   type CaptureOptions,
   type ClaimOptions,
@@ -230,6 +231,7 @@ export class RedisStore implements Store {
   private readonly prefix: string;
   private readonly deadlines: Deadlines;
   private readyWait: Promise<void> | undefined;
+  private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
   constructor(config: Omit<RedisStoreConfig, "backend"> = {}) {
@@ -254,6 +256,9 @@ export class RedisStore implements Store {
     this.client.defineCommand("keelsonUpdate", { numberOfKeys: 0, lua: UPDATE });
     this.client.defineCommand("keelsonRemove", { numberOfKeys: 0, lua: REMOVE });
     this.client.defineCommand("keelsonPrune", { numberOfKeys: 0, lua: PRUNE });
+    // Gate keys and dead letters expire by TTL; the queue indexes are pruned here (and on every list/queues).
+    this.sweeper = setInterval(() => void this.queues().catch(() => undefined), config.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
   }
 
   /** Runs `op` once connected (waiting for a reconnect within the deadline), mapping failures to StoreUnavailableError. */
@@ -437,6 +442,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweeper);
     this.deadlines.stop();
     try {
       await this.client.quit();
