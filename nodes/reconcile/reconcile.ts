@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { StatusBoard, asError, readProperty, type PropertyType } from "../common/glue";
-import { Reconciler, SIDES, type KeySpec, type Outcome, type ReconcileResult, type ReconcileSpec, type Side } from "../lib/reconcile/reconciler";
+import { Reconciler, SIDES, type KeySpec, type Outcome, type ReconcileResult, type ReconcileSpec, type ResultSink, type Side, type Summary } from "../lib/reconcile/reconciler";
 import type { FieldRuleSpec } from "../lib/reconcile/rules";
 import { SideSequence, type Parts } from "../lib/reconcile/sequence";
 
@@ -62,6 +62,8 @@ export = function register(RED: NodeAPI): void {
     const perRecord = def.outputMode === "record";
     const csvPath = (def.csvPath || "").trim() || undefined;
     const runs = new Map<string, Run>();
+    /** Reconciliations joining right now, so a redeploy can stop them. */
+    const joining = new Set<Reconciler>();
 
     const leftKey = keySpec(def.leftKey, def.leftKeyType || "fields");
     const spec: ReconcileSpec = {
@@ -91,6 +93,7 @@ export = function register(RED: NodeAPI): void {
     /** Joins and sends every result; the summary leaves on output 5 on the message that closed the run. */
     async function finish(id: string, reconciler: Reconciler, msg: InputMessage, send: Send): Promise<void> {
       status.now({ fill: "blue", shape: "ring", text: "joining" });
+      joining.add(reconciler);
       const chunks: Record<Outcome, ReconcileResult[]> = { matched: [], mismatched: [], onlyLeft: [], onlyRight: [] };
       const seen = { matched: 0, mismatched: 0, onlyLeft: 0, onlyRight: 0 };
       const emit = (outcome: Outcome, payload: unknown): void => {
@@ -100,27 +103,32 @@ export = function register(RED: NodeAPI): void {
         out[OUTPUT_INDEX[outcome]] = m;
         send(out);
       };
-      const summary = await reconciler.reconcile(
-        (outcome, result) => {
-          seen[outcome]++;
-          if (perRecord) emit(outcome, result);
-          else {
-            const chunk = chunks[outcome];
-            chunk.push(result);
-            if (chunk.length >= chunkSize) {
-              emit(outcome, chunk);
-              chunks[outcome] = [];
-            }
+      const sink: ResultSink = (outcome, result) => {
+        seen[outcome]++;
+        if (perRecord) emit(outcome, result);
+        else {
+          const chunk = chunks[outcome];
+          chunk.push(result);
+          if (chunk.length >= chunkSize) {
+            emit(outcome, chunk);
+            chunks[outcome] = [];
           }
-          status.soon({ fill: "blue", shape: "ring", text: resultText(seen) });
-        },
-        csvPath ? { csvPath } : {},
-      );
+        }
+        status.soon({ fill: "blue", shape: "ring", text: resultText(seen) });
+      };
+      let summary: Summary;
+      try {
+        summary = await reconciler.reconcile(sink, csvPath ? { csvPath } : {});
+      } finally {
+        joining.delete(reconciler);
+      }
       for (const outcome of Object.keys(chunks) as Outcome[]) if (chunks[outcome].length) emit(outcome, chunks[outcome]);
       const exceptions = summary.counts.mismatched + summary.counts.onlyLeft + summary.counts.onlyRight;
       status.now({ fill: exceptions ? "yellow" : "green", shape: "dot", text: resultText(seen) });
       msg.payload = { reconcileId: id, ...summary };
       msg.reconcileId = id;
+      // The summary closes the sequence; it is not a part of it.
+      delete msg.parts;
       send([null, null, null, null, msg]);
     }
 
@@ -208,7 +216,7 @@ export = function register(RED: NodeAPI): void {
             const error = asError(err);
             // The run cannot be trusted any more: drop its records; its further chunks are ignored until its end or a reset.
             if (!active.failure && runs.get(active.id) === active) active.failure = error;
-            void active.reconciler.discard();
+            active.reconciler.discard().catch((e: unknown) => node.warn(asError(e).message));
             status.now({ fill: "red", shape: "dot", text: `failed: ${active.id}` });
             done(error);
           }),
@@ -219,7 +227,8 @@ export = function register(RED: NodeAPI): void {
       const all = [...runs.values()];
       runs.clear();
       status.close();
-      Promise.all(all.map((run) => run.queue.then(() => run.reconciler.discard())))
+      const stopping = [...joining].map((r) => r.discard());
+      Promise.all([...stopping, ...all.map((run) => run.queue.then(() => run.reconciler.discard()))])
         .catch((err: unknown) => node.warn(asError(err).message))
         .then(() => done());
     });

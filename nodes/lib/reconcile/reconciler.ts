@@ -144,6 +144,7 @@ export class Reconciler {
   private readonly runs: Record<Side, string[]> = { left: [], right: [] };
   private readonly started = Date.now();
   private finished = false;
+  private stopped = false;
 
   constructor(spec: ReconcileSpec) {
     if (!spec || typeof spec !== "object" || !spec.key || !spec.key.left) throw new ReconcileConfigError("no key: name the key field(s)");
@@ -198,7 +199,7 @@ export class Reconciler {
   async reconcile(sink: ResultSink, options: { csvPath?: string } = {}): Promise<Summary> {
     if (this.finished) throw new ReconcileInputError("this reconciliation has already run");
     this.finished = true;
-    const join = new Join(this.rules, this.ruled, this.compareOthers, sink, options.csvPath ? new CsvReport(options.csvPath) : undefined);
+    const join = new Join(this.rules, this.ruled, this.compareOthers, sink, options.csvPath ? new CsvReport(options.csvPath) : undefined, () => this.stopped);
     try {
       if (this.spillDir) {
         await this.spill();
@@ -235,9 +236,10 @@ export class Reconciler {
     };
   }
 
-  /** Drops everything held and removes spilled runs. */
+  /** Drops everything held and removes spilled runs; a join under way stops with an error. */
   async discard(): Promise<void> {
     this.finished = true;
+    this.stopped = true;
     for (const side of SIDES) {
       this.held[side].keys = [];
       this.held[side].records = [];
@@ -349,6 +351,7 @@ class Join {
     private readonly compareOthers: boolean,
     private readonly sink: ResultSink,
     private readonly csv: CsvReport | undefined,
+    private readonly stopped: () => boolean,
   ) {}
 
   /** One key: a left group, a right group, or both. Returns a promise only when the caller must wait. */
@@ -406,6 +409,7 @@ class Join {
       this.sinceYield = 0;
       // Lets the runtime deliver what was sent and serve other flows while a large join runs.
       await yieldToEventLoop();
+      if (this.stopped()) throw new ReconcileInputError("the reconciliation was stopped");
     }
   }
 
