@@ -102,6 +102,7 @@ export = function register(RED: NodeAPI): void {
         if (msg.correlationId !== undefined) m.correlationId = msg.correlationId;
         out[OUTPUT_INDEX[outcome]] = m;
         send(out);
+        status.soon({ fill: "blue", shape: "ring", text: resultText(seen) });
       };
       const sink: ResultSink = (outcome, result) => {
         seen[outcome]++;
@@ -114,7 +115,6 @@ export = function register(RED: NodeAPI): void {
             chunks[outcome] = [];
           }
         }
-        status.soon({ fill: "blue", shape: "ring", text: resultText(seen) });
       };
       let summary: Summary;
       try {

@@ -5,7 +5,7 @@ import jsonata from "jsonata";
 import { compileGetter, type Getter } from "./paths";
 import { FieldRule, ReconcileConfigError, normaliseKeyPart, sameExact, type FieldDiff, type FieldRuleSpec, type KeyNormalisation } from "./rules";
 import { ControlTotals, type TotalsReport } from "./totals";
-import { SideMerge, compareKeys, writeRun, type KeyGroup } from "./spill";
+import { SideMerge, compareKeys, writeRun } from "./spill";
 import { CsvReport } from "./csv";
 
 export type Side = "left" | "right";
@@ -306,13 +306,18 @@ export class Reconciler {
     for (let i = 0; i < leftKeys.length; i++) {
       const key = leftKeys[i] as string;
       if (duplicated.size && duplicated.has(key) && index.get(key) !== i) continue;
-      const l: KeyGroup = { key, first: leftRecords[i], extras: leftExtras.size ? leftExtras.get(key) : undefined };
       const j = partner[i] as number;
-      const pending = join.pair(l, j === 0 ? undefined : { key, first: rightRecords[j - 1], extras: rightExtras.size ? rightExtras.get(key) : undefined });
+      const pending = join.pair(
+        key,
+        leftRecords[i],
+        j === 0 ? undefined : rightRecords[j - 1],
+        leftExtras.size ? leftExtras.get(key) : undefined,
+        rightExtras.size ? rightExtras.get(key) : undefined,
+      );
       if (pending) await pending;
     }
     for (const [key, j] of rightOnly) {
-      const pending = join.pair(undefined, { key, first: rightRecords[j], extras: rightExtras.size ? rightExtras.get(key) : undefined });
+      const pending = join.pair(key, undefined, rightRecords[j], undefined, rightExtras.size ? rightExtras.get(key) : undefined);
       if (pending) await pending;
     }
   }
@@ -325,11 +330,20 @@ export class Reconciler {
       let l = await left.next();
       let r = await right.next();
       while (l || r) {
-        const order = !l ? 1 : !r ? -1 : compareKeys(l.key, r.key);
-        const pending = join.pair(order <= 0 ? l : undefined, order >= 0 ? r : undefined);
-        if (pending) await pending;
-        if (order <= 0) l = await left.next();
-        if (order >= 0) r = await right.next();
+        if (l && (!r || l.key < r.key)) {
+          const pending = join.pair(l.key, l.first, undefined, l.extras, undefined);
+          if (pending) await pending;
+          l = await left.next();
+        } else if (r && (!l || r.key < l.key)) {
+          const pending = join.pair(r.key, undefined, r.first, undefined, r.extras);
+          if (pending) await pending;
+          r = await right.next();
+        } else if (l && r) {
+          const pending = join.pair(l.key, l.first, r.first, l.extras, r.extras);
+          if (pending) await pending;
+          l = await left.next();
+          r = await right.next();
+        }
       }
     } finally {
       await left.close();
@@ -354,38 +368,39 @@ class Join {
     private readonly stopped: () => boolean,
   ) {}
 
-  /** One key: a left group, a right group, or both. Returns a promise only when the caller must wait. */
-  pair(left: KeyGroup | undefined, right: KeyGroup | undefined): void | Promise<void> {
-    const key = (left ?? right)!.key;
-    const result: ReconcileResult = { key };
+  /**
+   * One key: its first record on the left, on the right, or both (records are objects, so undefined means absent),
+   * and any further records of the key per side. Returns a promise only when the caller must wait.
+   */
+  pair(key: string, left: unknown, right: unknown, leftExtras: unknown[] | undefined, rightExtras: unknown[] | undefined): void | Promise<void> {
+    let result: ReconcileResult;
     let outcome: Outcome;
-    if (left && right) {
-      result.left = left.first;
-      result.right = right.first;
-      const diffs = this.diff(left.first, right.first);
+    if (left !== undefined && right !== undefined) {
+      const diffs = this.diff(left, right);
       if (diffs.length) {
-        result.diffs = diffs;
+        result = { key, left, right, diffs };
         outcome = "mismatched";
         for (const d of diffs) this.byField[d.field] = (this.byField[d.field] ?? 0) + 1;
       } else {
+        result = { key, left, right };
         outcome = "matched";
       }
-    } else if (left) {
-      result.left = left.first;
+    } else if (left !== undefined) {
+      result = { key, left };
       outcome = "onlyLeft";
     } else {
-      result.right = right!.first;
+      result = { key, right };
       outcome = "onlyRight";
     }
-    if (left?.extras || right?.extras) {
+    if (leftExtras || rightExtras) {
       result.duplicates = {};
-      if (left?.extras) {
-        result.duplicates.left = left.extras;
-        this.duplicates.left.push({ key, count: left.extras.length + 1 });
+      if (leftExtras) {
+        result.duplicates.left = leftExtras;
+        this.duplicates.left.push({ key, count: leftExtras.length + 1 });
       }
-      if (right?.extras) {
-        result.duplicates.right = right.extras;
-        this.duplicates.right.push({ key, count: right.extras.length + 1 });
+      if (rightExtras) {
+        result.duplicates.right = rightExtras;
+        this.duplicates.right.push({ key, count: rightExtras.length + 1 });
       }
     }
     this.counts[outcome]++;
