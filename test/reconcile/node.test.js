@@ -115,6 +115,8 @@ test("chunks with msg.parts, interleaved, give the one-shot result", { timeout: 
   assert.deepEqual(keys(out.onlyRight), ["inv-5"]);
   assert.equal(summary.payload.reconcileId, "default");
   assert.equal(summary.side, "left", "the summary leaves on the message that completed the run");
+  const statuses = rec.status.args.map((a) => a[0]);
+  assert.deepEqual(statuses.at(-1), { fill: "yellow", shape: "dot", text: "✓2 ≠1 L1 R1" }, "exceptions show yellow with the counts");
   assert.equal(summary.parts, undefined, "and is no part of the sequence");
 });
 
@@ -218,4 +220,30 @@ test("a configuration error shows at deploy and goes to Catch with each message"
   helper.getNode("rec").receive({ payload: { left: [], right: [] } });
   const caught = await within(out.error);
   assert.match(caught.error.message, /^Error: not reconciled: no key: name the key field/);
+});
+
+test("the example flow does what its comment says", { timeout: 10000 }, async () => {
+  const core = path.dirname(require.resolve("@node-red/nodes/package.json"));
+  const inject = require(path.join(core, "core/common/20-inject.js"));
+  const debug = require(path.join(core, "core/common/21-debug.js"));
+  const comment = require(path.join(core, "core/common/90-comment.js"));
+  const example = JSON.parse(fs.readFileSync(path.join(__dirname, "../../flows/reconcile-example.json"), "utf8"));
+  assert.ok(example.some((n) => n.type === "comment"), "the example explains itself");
+  await helper.load([reconcileNode, inject, debug, comment], example);
+  const byName = (name) => helper.getNode(example.find((n) => n.name === name).id);
+  const got = {};
+  for (const name of ["matched", "mismatched", "only in ERP", "only in billing"]) {
+    byName(name).on("input", (msg) => (got[name] = msg.payload));
+  }
+  const summary = new Promise((resolve) => byName("summary").on("input", resolve));
+  byName("ERP and billing invoices").receive({});
+  const s = (await within(summary)).payload;
+  assert.deepEqual(keys(got.matched), ["inv-1001", "inv-1003"]);
+  assert.deepEqual(keys(got.mismatched), ["inv-1002", "inv-1004"]);
+  assert.deepEqual(got.mismatched.map((r) => r.diffs.map((d) => d.field)), [["total"], ["issued"]]);
+  assert.deepEqual(keys(got["only in ERP"]), ["inv-1005"]);
+  assert.equal(got["only in ERP"][0].duplicates.left.length, 1);
+  assert.deepEqual(keys(got["only in billing"]), ["inv-1006"]);
+  assert.deepEqual(s.duplicates.left, [{ key: "inv-1005", count: 2 }]);
+  assert.deepEqual(s.totals.difference.sums.total, { BHD: "0.000", EUR: "-9.00", GBP: "620.00", JPY: "0", USD: "-75.00" });
 });
