@@ -35,6 +35,10 @@ test("bad input is refused with the side, the record and the field named", async
   const r = new Reconciler(spec);
   await r.add("right", [{ ref: "a" }, { ref: "b" }]);
   await assert.rejects(r.add("right", [{ ref: "c" }, { id: "d" }]), /right record 3 has no key field "ref"/);
+  assert.equal(r.counts.right, 2, "a chunk with a bad record is refused whole");
+  await r.add("right", [{ ref: "c" }]);
+  const summary = await r.reconcile(() => {});
+  assert.deepEqual([summary.counts.right, summary.counts.onlyRight, summary.totals.right.count], [3, 3, 3]);
   await assert.rejects(new Reconciler(spec).add("left", [{ id: "  " }]), /left record 0 has an empty key field "id"/);
   await assert.rejects(new Reconciler(spec).add("left", [{ id: { x: 1 } }]), /left record 0 has an object as its key field "id"/);
   const composite = new Reconciler({ key: { left: { fields: ["country", "vat"] } } });

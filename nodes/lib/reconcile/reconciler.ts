@@ -172,23 +172,29 @@ export class Reconciler {
     return this.received;
   }
 
-  /** Adds a chunk of one side. `label` names where the records came from, for error messages. */
+  /**
+   * Adds a chunk of one side. `label` names where the records came from, for error messages. A chunk with a bad
+   * record is refused whole, so the sets stay as they were.
+   */
   async add(side: Side, records: unknown, label = `${side} side`): Promise<void> {
     if (this.finished) throw new ReconcileInputError("this reconciliation has already run");
     if (!Array.isArray(records)) throw new ReconcileInputError(`${label} must be an array of records, got ${describe(records)}`);
-    const held = this.held[side];
     const keyOf = this.keyOf[side];
     const base = this.received[side];
+    const keys: string[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const record: unknown = records[i];
       if (record === null || typeof record !== "object" || Array.isArray(record)) {
         throw new ReconcileInputError(`${side} record ${base + i} is ${describe(record)}, not an object (${label})`);
       }
-      let key = keyOf(record, base + i);
-      if (typeof key !== "string") key = await key;
-      held.keys.push(key);
-      held.records.push(record);
-      this.totals.add(side, record);
+      const key = keyOf(record, base + i);
+      keys[i] = typeof key === "string" ? key : await key;
+    }
+    const held = this.held[side];
+    for (let i = 0; i < records.length; i++) {
+      held.keys.push(keys[i] as string);
+      held.records.push(records[i]);
+      this.totals.add(side, records[i]);
     }
     this.received[side] = base + records.length;
     this.heldBytes += records.length * estimateRecordBytes(records);
