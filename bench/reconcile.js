@@ -10,7 +10,7 @@
 // Usage: node bench/reconcile.js [--n 1000000] [--chunk 10000] [--variants map,node,pg] [--rounds 1]
 const { execFileSync } = require("node:child_process");
 const path = require("node:path");
-const data = require("./reconcile-data.js");
+const data = require("./lib/reconcile-data.js");
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
