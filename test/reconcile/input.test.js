@@ -4,7 +4,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { Reconciler, ReconcileInputError } = require("../../dist/nodes/lib/reconcile/reconciler.js");
+const { Reconciler, ReconcileInputError, KeyIndex } = require("../../dist/nodes/lib/reconcile/reconciler.js");
 const { ReconcileConfigError } = require("../../dist/nodes/lib/reconcile/rules.js");
 const { SideSequence, SequenceError } = require("../../dist/nodes/lib/reconcile/sequence.js");
 const { csvCell } = require("../../dist/nodes/lib/reconcile/csv.js");
@@ -182,4 +182,17 @@ test("chunk sequences: complete when every part arrived once; malformed sequence
   open.accept({ id: "x", index: 0 });
   open.end();
   assert.equal(open.complete, true, "a sequence whose count never came ends with an end message");
+});
+
+test("the key index grows past one map's limit and still finds every key once", () => {
+  const index = new KeyIndex(4);
+  for (let i = 0; i < 10; i++) assert.equal(index.put(`k${i}`, i), true);
+  assert.equal(index.put("k1", 100), false, "a key in the first map");
+  assert.equal(index.put("k9", 900), false, "a key in the last map");
+  assert.equal(index.get("k1"), 100);
+  assert.equal(index.get("k9"), 900);
+  assert.equal(index.get("k5"), 5);
+  assert.equal(index.get("k10"), undefined);
+  assert.equal(index.put("k10", 10), true);
+  assert.equal(index.get("k10"), 10);
 });

@@ -71,8 +71,8 @@ export interface Summary {
 export const DUPLICATES_LISTED = 1000;
 const DEFAULT_BUDGET = 1024 * 1024 * 1024;
 const YIELD_EVERY = 4096;
-/** V8's Map holds at most 2^24 entries; an index this large is split over several maps. */
-const MAP_LIMIT = 1 << 24;
+/** V8's Map holds at most 2^24 entries; an index larger than that is split over several maps. */
+const MAP_LIMIT = (1 << 24) - 1;
 
 export class ReconcileInputError extends Error {}
 
@@ -83,8 +83,11 @@ function describe(value: unknown): string {
 }
 
 /** A key → position index that grows past V8's Map limit by adding maps. */
-class KeyIndex {
+export class KeyIndex {
   private readonly maps: Map<string, number>[] = [new Map()];
+
+  /** `limit` is the entries one map takes; smaller than V8's only in tests. */
+  constructor(private readonly limit = MAP_LIMIT) {}
 
   get(key: string): number | undefined {
     const first = this.maps[0] as Map<string, number>;
@@ -100,7 +103,7 @@ class KeyIndex {
   /** Sets the position of a key; true when the key was not there yet. One Map operation in the common case. */
   put(key: string, position: number): boolean {
     const last = this.maps[this.maps.length - 1] as Map<string, number>;
-    if (this.maps.length === 1 && last.size < MAP_LIMIT - 1) {
+    if (this.maps.length === 1 && last.size < this.limit) {
       const size = last.size;
       return last.set(key, position).size !== size;
     }
@@ -110,7 +113,7 @@ class KeyIndex {
         return false;
       }
     }
-    if (last.size >= MAP_LIMIT - 1) this.maps.push(new Map([[key, position]]));
+    if (last.size >= this.limit) this.maps.push(new Map([[key, position]]));
     else last.set(key, position);
     return true;
   }
