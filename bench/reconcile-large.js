@@ -37,8 +37,10 @@ async function main() {
     ...["o1", "o2", "o3", "o4", "o5", "caught"].map((id) => ({ id, z: "t1", type: "helper" })),
     { id: "catcher", z: "t1", type: "catch", scope: ["rec"], uncaught: false, wires: [["caught"]] },
   ]);
-  // The helper's sinon spies record the arguments of every send(): they would hold every result in memory.
+  // The helper's sinon spies record the arguments of every send(): they would hold every result in memory. Each
+  // node copied the spied send() when its wires were set, so the wires are set again after the spies are gone.
   helper._sandbox.restore();
+  helper.getNode("rec").updateWires(helper.getNode("rec").wires);
   const counts = { matched: 0, mismatched: 0, onlyLeft: 0, onlyRight: 0 };
   ["matched", "mismatched", "onlyLeft", "onlyRight"].forEach((outcome, i) =>
     helper.getNode(`o${i + 1}`).on("input", (msg) => (counts[outcome] += msg.payload.length)),
