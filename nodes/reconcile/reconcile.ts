@@ -147,13 +147,17 @@ export = function register(RED: NodeAPI): void {
 
     async function streamed(run: Run, msg: InputMessage, send: Send): Promise<void> {
       if (msg.action === "end") {
-        runs.delete(run.id);
-        if (run.failure) throw new Error(`reconciliation ${run.id} failed earlier: ${run.failure.message}`);
+        if (run.failure) {
+          runs.delete(run.id);
+          throw new Error(`reconciliation ${run.id} failed earlier: ${run.failure.message}`);
+        }
         const which = RED.util.getMessageProperty(msg, sideProperty) as unknown;
         const ending = which === undefined ? SIDES : [sideOf(which)];
         for (const side of ending) run.sides[side].end();
-        if (SIDES.every((s) => run.sides[s].complete)) await finish(run.id, run.reconciler, msg, send);
-        else runs.set(run.id, run);
+        if (SIDES.every((s) => run.sides[s].complete)) {
+          runs.delete(run.id);
+          await finish(run.id, run.reconciler, msg, send);
+        }
         return;
       }
       if (run.failure) return;

@@ -247,3 +247,19 @@ test("the example flow does what its comment says", { timeout: 10000 }, async ()
   assert.deepEqual(s.duplicates.left, [{ key: "inv-1005", count: 2 }]);
   assert.deepEqual(s.totals.difference.sums.total, { BHD: "0.000", EUR: "-9.00", GBP: "620.00", JPY: "0", USD: "-75.00" });
 });
+
+test("an end message before every part arrived fails the run, naming the gap", { timeout: 10000 }, async () => {
+  await helper.load(reconcileNode, flow());
+  const out = collect();
+  const errors = [];
+  helper.getNode("caught").on("input", (m) => errors.push(m.error.message));
+  const rec = helper.getNode("rec");
+  rec.receive({ side: "left", payload: LEFT, parts: { id: "l", index: 0, count: 2 } });
+  rec.receive({ action: "end" });
+  await within(out.error);
+  assert.match(errors[0], /left side: end arrived after 1 of 2 parts/);
+  rec.receive({ side: "left", payload: LEFT, parts: { id: "l", index: 1, count: 2 } });
+  rec.receive({ action: "end" });
+  await within(new Promise((resolve) => helper.getNode("caught").on("input", resolve)));
+  assert.match(errors[1], /reconciliation default failed earlier: left side: end arrived after 1 of 2 parts/);
+});

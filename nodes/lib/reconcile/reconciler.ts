@@ -27,7 +27,6 @@ export interface ReconcileSpec {
 }
 
 export type Outcome = "matched" | "mismatched" | "onlyLeft" | "onlyRight";
-export const OUTCOMES: readonly Outcome[] = ["matched", "mismatched", "onlyLeft", "onlyRight"];
 
 export interface ReconcileResult {
   key: string;

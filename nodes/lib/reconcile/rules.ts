@@ -1,4 +1,4 @@
-import type { Rounding } from "../canonical/money";
+import type { Decimal, Rounding } from "../canonical/money";
 import { isCurrency } from "../canonical/currencies";
 import { compileGetter, type Getter } from "./paths";
 import {
@@ -12,7 +12,6 @@ import {
   withinTolerance,
   type Minor,
 } from "./amounts";
-import type { Decimal } from "../canonical/money";
 
 /** How two values of a field are compared. */
 export type RuleName = "exact" | "text" | "number" | "money" | "datetime" | "ignore";
