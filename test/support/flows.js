@@ -4,6 +4,7 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const http = require("node:http");
 const { randomBytes } = require("node:crypto");
 
 const root = path.resolve(__dirname, "..", "..");
@@ -25,6 +26,13 @@ function makeUserDir(label) {
 /** A short random suffix for key prefixes, schema names and the like, unique per test run. */
 const runId = () => `${process.pid}_${randomBytes(4).toString("hex")}`;
 
+/** Settings that start Node-RED faster: no editor, none of the core nodes the flow does not use. */
+const LEAN_SETTINGS = {
+  disableEditor: true,
+  nodesExcludes: ["10-mqtt.js", "22-websocket.js", "31-tcpin.js", "32-udp.js", "70-CSV.js", "70-HTML.js", "70-XML.js", "70-YAML.js", "17-split.js", "18-sort.js", "19-batch.js", "10-file.js", "23-watch.js", "90-exec.js", "80-template.js", "89-delay.js", "89-trigger.js", "16-range.js", "rbe.js", "21-httprequest.js", "06-httpproxy.js"],
+  logging: { console: { level: "warn", metrics: false, audit: false } },
+};
+
 /** Ids that equal no property value anywhere (Node-RED mistakes such a node for a config dependency). */
 let counter = 0;
 const nodeId = () => `n${randomBytes(6).toString("hex")}${(counter++).toString(16)}`;
@@ -44,6 +52,50 @@ async function request(url, { method = "GET", body, token, headers = {} } = {}) 
     parsed = undefined;
   }
   return { status: res.status, body: parsed, text };
+}
+
+// Keep-alive sockets: many thousands of small requests, and node:http is much lighter than fetch for them.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** POSTs a JSON body over a kept-alive socket; resolves {status, text}, rejects after `timeoutMs` without an answer. */
+function postJson(url, body, timeoutMs = 30000) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request(url, { method: "POST", agent, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode, text }));
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+/**
+ * Two nodes on `tab` answering GET /ready, and the wait for it: Node-RED reports its flows as started before
+ * their nodes have registered their HTTP routes, so a test waits for this route before sending.
+ */
+function readyProbe(tab) {
+  const probe = nodeId();
+  const answer = nodeId();
+  return [
+    { id: probe, type: "http in", z: tab, url: "/ready", method: "get", upload: false, wires: [[answer]] },
+    { id: answer, type: "http response", z: tab, statusCode: "200", headers: {}, wires: [] },
+  ];
+}
+
+async function waitUntilReady(url, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/ready`).catch(() => undefined);
+    if (res) await res.arrayBuffer();
+    if (res && res.status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url}/ready did not answer 200 within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Deletes every Redis key under `prefix`. */
@@ -74,4 +126,4 @@ async function dropPostgresSchema(schema) {
   }
 }
 
-module.exports = { root, pkg, REDIS_URL, POSTGRES_URL, makeUserDir, runId, nodeId, request, dropRedisPrefix, dropPostgresSchema };
+module.exports = { root, pkg, REDIS_URL, POSTGRES_URL, makeUserDir, runId, nodeId, request, postJson, readyProbe, waitUntilReady, LEAN_SETTINGS, dropRedisPrefix, dropPostgresSchema };
