@@ -8,8 +8,8 @@ const { runNodeRedCrashRounds } = require("../support/nodered-crash");
 
 const ROUNDS = 50;
 
-test(`the file store behind a real Node-RED keeps every acknowledged claim and capture through ${ROUNDS} SIGKILLs`, { timeout: 600000 }, async (t) => {
-  const totals = await runNodeRedCrashRounds({ rounds: ROUNDS });
+test(`the file store behind a real Node-RED keeps every acknowledged claim and capture through ${ROUNDS} SIGKILLs`, { timeout: 900000 }, async (t) => {
+  const totals = await runNodeRedCrashRounds({ rounds: ROUNDS, log: (line) => console.log(line) });
   const starts = totals.startMs.slice().sort((a, b) => a - b);
   t.diagnostic(`${totals.rounds} rounds, ${totals.claims} claims and ${totals.letters} captures acknowledged, all found after restarts; start-up median ${starts[Math.floor(starts.length / 2)]} ms, max ${starts[starts.length - 1]} ms`);
   assert.equal(totals.rounds, ROUNDS);

@@ -129,7 +129,9 @@ async function runNodeRedCrashRounds({ rounds, minRunMs = 200, maxRunMs = 1200, 
     for (let round = 0; round <= rounds; round++) {
       const started = Date.now();
       red = await startNodeRed({ userDir, flows, settings: LEAN_SETTINGS });
-      await waitUntilReady(red.url);
+      await waitUntilReady(red.url, 60000).catch((err) => {
+        throw new Error(`round ${round}: ${err.message}; Node-RED log:\n${red.log}`);
+      });
       totals.startMs.push(Date.now() - started);
       const startupErrors = red.log.split("\n").filter((l) => /\[(error|warn)\]/.test(l) && !/Encrypted credentials not found|Projects disabled/.test(l));
       if (startupErrors.length) throw new Error(`round ${round}: start-up after SIGKILL logged:\n${startupErrors.join("\n")}`);
