@@ -172,3 +172,23 @@ test("store down → the capture fails loudly to Catch", async () => {
   assert.match((await caught).error.message, /redis/i);
   await none;
 });
+
+test("a burst of captures publishes the queue depth to editors once per interval, ending with the full depth", async () => {
+  const { events } = require("@node-red/util");
+  const published = [];
+  const onComms = (m) => m.topic === "keelson/dlq" && published.push(m.data);
+  events.on("comms", onComms);
+  try {
+    await helper.load(nodes, flow());
+    const sink = helper.getNode("events");
+    let seen = 0;
+    const all = new Promise((resolve) => sink.on("input", () => ++seen === 200 && resolve()));
+    for (let i = 0; i < 200; i++) helper.getNode("q").receive({ payload: { id: `B${i}` }, error: { message: "ERP down" } });
+    await all;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.ok(published.length >= 1 && published.length <= 4, `${published.length} depth updates for 200 captures`);
+    assert.deepEqual({ queue: published.at(-1).queue, depth: published.at(-1).depth }, { queue: "orders", depth: 200 });
+  } finally {
+    events.removeListener("comms", onComms);
+  }
+});
