@@ -5,7 +5,7 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { helper, core, compare, fmt } = require("./lib/harness");
+const { helper, core, compare, unspy, fmt } = require("./lib/harness");
 const { salesforceToSalesOrder } = require("./lib/salesforce-to-salesorder");
 const mapperNode = require("../dist/nodes/mapper/mapper.js");
 const { mappingExpression } = require("../dist/nodes/lib/mapping/library.js");
@@ -32,6 +32,8 @@ const flow = [
 async function main() {
   await helper.startServer();
   await helper.load([mapperNode, core.change, core.function], flow);
+  // The test helper records every send for assertions; a benchmark measures the nodes, not that recording.
+  unspy(flow.filter((n) => n.z).map((n) => n.id));
   const errors = helper.getNode("errs");
   const variants = [
     { name: "keelson canonical map (with validation)", entry: helper.getNode("ours"), sink: helper.getNode("oursOut"), errors },
@@ -49,7 +51,7 @@ async function main() {
   const [ours, change, fn] = variants.map((v) => r[v.name].median);
   console.log(`bench/mapper — ${MESSAGES} msgs × ${ROUNDS} rounds, median msgs/s in a Node-RED ${require("node-red/package.json").version} runtime`);
   for (const v of variants) console.log(`  ${v.name.padEnd(50)} ${fmt(r[v.name].median).padStart(9)} msgs/s`);
-  console.log(`  ratio keelson / change node: ${(ours / change).toFixed(2)}   (target ≥ 1.0)`);
+  console.log(`  ratio keelson / change node: ${(ours / change).toFixed(2)}   (targets: ≥ 1.0 foundation, ≥ 30 compiled)`);
   console.log(`  ratio keelson / hand-written function node: ${(ours / fn).toFixed(2)}`);
   await helper.unload();
   await helper.stopServer();

@@ -85,3 +85,24 @@ export function positiveNumber(value: unknown, fallback: number): number {
   const n = Number(value);
   return Number.isFinite(n) && n > 0 ? n : fallback;
 }
+
+type Middleware = (req: { user?: unknown }, res: { status(code: number): unknown }, next: (err?: unknown) => void) => void;
+
+/**
+ * RED.auth.needsPermission, answering 403 rather than 401 when the caller is signed in but lacks the permission:
+ * 401 stays for "who are you?" (no or a bad token), 403 says "you, not this". Node-RED still writes its
+ * permission.fail audit event.
+ */
+export function permission(RED: NodeAPI, name: string): Middleware {
+  const check = RED.auth.needsPermission(name) as unknown as Middleware;
+  return (req, res, next) => {
+    const status = res.status;
+    res.status = function (this: unknown, code: number) {
+      return status.call(this, code === 401 && req.user ? 403 : code);
+    };
+    check(req, res, (err?: unknown) => {
+      res.status = status;
+      next(err);
+    });
+  };
+}

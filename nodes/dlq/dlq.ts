@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { deadLetterOf, type DeadLetter, type DeadLetterFilter, type Store } from "../lib/state";
-import { StatusBoard, asError, positiveNumber } from "../common/glue";
+import { StatusBoard, asError, permission, positiveNumber } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
 
 interface DlqDef extends NodeDef {
@@ -203,8 +203,8 @@ export = function register(RED: NodeAPI): void {
 
 /** The admin HTTP API behind the Keelson sidebar: queues, entries, edit, replay, discard, bulk. */
 function registerAdminApi(RED: NodeAPI, registry: Map<string, Registered>, publishDepth: (r: Registered) => Promise<void>): void {
-  const read = RED.auth.needsPermission("keelson-dlq.read");
-  const write = RED.auth.needsPermission("keelson-dlq.write");
+  const read = permission(RED, "keelson-dlq.read");
+  const write = permission(RED, "keelson-dlq.write");
   type Res = { status(code: number): Res; json(body: unknown): void };
   type Req = { params: Record<string, string>; query: Record<string, unknown>; body?: Record<string, unknown> };
 

@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { CANONICAL_TYPES } from "../lib/canonical/schemas";
 import { CanonicalMapper, Mapping, MappingSyntaxError } from "../lib/mapping/mapping";
 import { LIBRARY, findMapping, mappingExpression } from "../lib/mapping/library";
-import { StatusBoard, asError, readProperty, writeProperty, type PropertyType } from "../common/glue";
+import { StatusBoard, asError, permission, readProperty, writeProperty, type PropertyType } from "../common/glue";
 
 interface MapperDef extends NodeDef {
   mappingSource: "library" | "custom";
@@ -102,14 +102,14 @@ export = function register(RED: NodeAPI): void {
   RED.nodes.registerType("keelson-mapper", MapperNode);
 
   // The edit dialog lists the shipped mappings and canonical types, and shows a mapping's text to copy and edit.
-  RED.httpAdmin.get("/keelson-mapper/library", RED.auth.needsPermission("keelson-mapper.read"), (_req, res) => {
+  RED.httpAdmin.get("/keelson-mapper/library", permission(RED, "keelson-mapper.read"), (_req, res) => {
     res.json({
       schemas: CANONICAL_TYPES.map((t) => `${t}@1`),
       mappings: LIBRARY.map((m) => ({ ...m, expression: mappingExpression(m.id), ...howItRuns(mappingExpression(m.id)) })),
     });
   });
   // The dialog asks how an expression will run: compiled to JavaScript, or in the JSONata interpreter and why.
-  RED.httpAdmin.post("/keelson-mapper/compile", RED.auth.needsPermission("keelson-mapper.read"), (req, res) => {
+  RED.httpAdmin.post("/keelson-mapper/compile", permission(RED, "keelson-mapper.read"), (req, res) => {
     const expression = (req.body as { expression?: unknown } | undefined)?.expression;
     if (typeof expression !== "string") {
       res.status(400).json({ error: "body must be {expression: string}" });
@@ -117,7 +117,7 @@ export = function register(RED: NodeAPI): void {
     }
     res.json(howItRuns(expression));
   });
-  RED.httpAdmin.get("/keelson-mapper/library/:id", RED.auth.needsPermission("keelson-mapper.read"), (req, res) => {
+  RED.httpAdmin.get("/keelson-mapper/library/:id", permission(RED, "keelson-mapper.read"), (req, res) => {
     const entry = findMapping(String(req.params.id));
     if (!entry) {
       res.status(404).json({ error: "no such mapping" });

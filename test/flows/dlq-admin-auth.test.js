@@ -1,6 +1,6 @@
 "use strict";
 // The dead-letter admin API behind a real Node-RED with adminAuth: every route refuses anonymous callers and callers
-// without its permission (both 401: Node-RED's convention; the audit log tells them apart), and works with it. End to end, secrets in captured messages (headers,
+// without its permission (401 and 403; the audit log names the missing permission), and works with it. End to end, secrets in captured messages (headers,
 // credentials, a configured path) appear nowhere: not in stored entries, not in API answers, not on disk, not in the log.
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -93,7 +93,7 @@ async function waitForEntries(url, token, count, ms = 20000) {
   }
 }
 
-test("DLQ admin API: 401 without a token, 401 without the permission (audited), works with it; secrets never leave redacted", { timeout: 120000 }, async (t) => {
+test("DLQ admin API: 401 without a token, 403 without the permission (audited), works with it; secrets never leave redacted", { timeout: 120000 }, async (t) => {
   const userDir = makeUserDir("dlq-auth");
   t.after(() => fs.rmSync(userDir, { recursive: true, force: true }));
   const users = Object.entries(USERS).map(([username, u]) => ({ username, password: bcrypt.hashSync(u.password, 8), permissions: u.permissions }));
@@ -146,13 +146,13 @@ test("DLQ admin API: 401 without a token, 401 without the permission (audited), 
     ["POST", "/keelson/dlq/queues/orders/bulk", { action: "discard", all: true }],
   ];
 
-  // Node-RED's needsPermission answers a missing permission with 401 as well (not 403), for its own routes too; what
-  // tells the two refusals apart is the audit log's permission.fail event naming the permission that was missing.
+  // A signed-in user without the permission gets 403 from Keelson's routes (Node-RED's own needsPermission answers
+  // 401 for both; Keelson's wrapper keeps 401 for no or a bad token), and the audit log names the missing permission.
   const permissionFailures = (permission) => red.log.split("\n").filter((l) => l.includes('"event":"permission.fail"') && l.includes(`"permissions":"${permission}"`)).length;
   const refusedFor = async (method, route, who, body, permission) => {
     const before = permissionFailures(permission);
     const res = await call(method, route, who, body);
-    assert.equal(res.status, 401, `${method} ${route} as ${who}`);
+    assert.equal(res.status, 403, `${method} ${route} as ${who}`);
     await waitUntil(() => permissionFailures(permission) === before + 1, `a permission.fail audit event for ${permission} after ${method} ${route} as ${who}`);
   };
   for (const [method, route, body] of [...readRoutes, ...writeRoutes]) {
