@@ -50,34 +50,39 @@ export = function register(RED: NodeAPI): void {
       node.error(`${setupError.message}`);
       status.now({ fill: "red", shape: "dot", text: `expression error${where}` });
     }
-    const env = (name: string): unknown => RED.util.getSetting(node, name);
+
+    const bindings = { env: (name: string): unknown => RED.util.getSetting(node, name) };
+
+    /** Maps one message; msg properties are read and written in place, context through its callbacks. */
+    async function mapMessage(active: CanonicalMapper, msg: NodeMessageInFlow, send: (msgs: (NodeMessageInFlow | null)[]) => void): Promise<void> {
+      const input = sourceType === "msg" ? RED.util.getMessageProperty(msg, source) : await readProperty(RED, node, sourceType, source, msg);
+      const result = await active.map(input, bindings);
+      if (targetType === "msg") RED.util.setMessageProperty(msg, target, result.value, true);
+      else await writeProperty(RED, node, targetType, target, msg, result.value);
+      if (result.valid) {
+        counts.valid++;
+        send([msg, null]);
+      } else {
+        counts.invalid++;
+        (msg as NodeMessageInFlow & { errors: unknown }).errors = result.errors.map(({ path, message }) => ({ path, message }));
+        send([null, msg]);
+      }
+      status.soon({ fill: counts.invalid || counts.failed ? "yellow" : "green", shape: "dot", text: statusText(counts) });
+    }
 
     node.on("input", (msg: NodeMessageInFlow, send, done) => {
       if (!mapper) {
         done(new Error(`not mapped: ${setupError?.message ?? "the mapping did not compile"}`));
         return;
       }
-      const active = mapper;
-      readProperty(RED, node, sourceType, source, msg)
-        .then((input) => active.map(input, { env }))
-        .then(async (result) => {
-          await writeProperty(RED, node, targetType, target, msg, result.value);
-          if (result.valid) {
-            counts.valid++;
-            send([msg, null]);
-          } else {
-            counts.invalid++;
-            (msg as NodeMessageInFlow & { errors: unknown }).errors = result.errors.map(({ path, message }) => ({ path, message }));
-            send([null, msg]);
-          }
-          status.soon({ fill: counts.invalid || counts.failed ? "yellow" : "green", shape: "dot", text: statusText(counts) });
-          done();
-        })
-        .catch((err: unknown) => {
+      mapMessage(mapper, msg, send).then(
+        () => done(),
+        (err: unknown) => {
           counts.failed++;
           status.now({ fill: "red", shape: "dot", text: statusText(counts) });
           done(asError(err));
-        });
+        },
+      );
     });
 
     node.on("close", (done: () => void) => {

@@ -180,6 +180,23 @@ function appendProperty(path: string, name: string): string {
   return `${path}[${JSON.stringify(name)}]`;
 }
 
+/** A quick look, without building paths, for an amount in another currency: the common answer is no. */
+function hasForeignAmount(value: unknown, currency: string, top: boolean): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasForeignAmount(item, currency, false)) return true;
+    return false;
+  }
+  const obj = value as Record<string, unknown>;
+  // Over-approximates the walk below (which also asks for exactly these two keys): it only decides whether to run it.
+  if (!top && typeof obj.amount === "string" && typeof obj.currency === "string" && obj.currency !== currency) return true;
+  for (const k in obj) {
+    if (k === "extensions" || (top && k === "account")) continue;
+    if (hasForeignAmount(obj[k], currency, false)) return true;
+  }
+  return false;
+}
+
 /**
  * Every amount in a document must be in the document's currency: a USD order with a EUR line is a mapping
  * mistake the schema alone cannot see.
@@ -187,7 +204,7 @@ function appendProperty(path: string, name: string): string {
 function currencyMismatches(data: unknown): Violation[] {
   if (typeof data !== "object" || data === null) return [];
   const currency = (data as { currency?: unknown }).currency;
-  if (typeof currency !== "string") return [];
+  if (typeof currency !== "string" || !hasForeignAmount(data, currency, true)) return [];
   const out: Violation[] = [];
   const walk = (value: unknown, path: string, top: boolean): void => {
     if (Array.isArray(value)) {
