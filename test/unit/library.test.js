@@ -69,3 +69,15 @@ test("a Salesforce line with zero quantity or a sub-cent price is invalid, named
   ]);
   assert.equal(validatorFor("SalesOrder@1")(read("salesforce-opportunity-to-salesorder", "expected.json")).valid, true);
 });
+
+test("HubSpot's free-text country only becomes an address country when it is a two-letter code", async () => {
+  const mapper = new CanonicalMapper({ expression: mappingExpression("hubspot-deal-to-quote"), targetSchema: "Quote@1" });
+  const input = read("hubspot-deal-to-quote", "input.json");
+  input.company.properties.country = "Germany";
+  let r = await mapper.map(input);
+  assert.equal(r.valid, true, JSON.stringify(r.errors));
+  assert.equal(r.value.account.billingAddress.country, undefined);
+  input.company.properties.country = "de";
+  r = await mapper.map(input);
+  assert.equal(r.value.account.billingAddress.country, "DE");
+});
