@@ -152,6 +152,25 @@ export function connectionLimits(settings: CrmConnectionSettings): Pick<Connecti
   return { ...(rateLimit ? { rateLimit } : {}), ...(concurrency ? { concurrency } : {}), maxBatchSize };
 }
 
+/**
+ * The Connection options every CRM adapter takes from its settings alike: HTTP timeout and TLS on the base URL, the
+ * limits it enforces (a vendor that counts differently passes only some), retry policy, breaker and logger.
+ */
+export function sharedConnectionOptions(
+  settings: CrmConnectionSettings,
+  baseUrl: string,
+  limits: Pick<ConnectionOptions, "rateLimit" | "concurrency">,
+): Pick<ConnectionOptions, "http" | "rateLimit" | "concurrency" | "retry" | "breaker" | "logger"> {
+  return {
+    http: { baseUrl, ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}), ...(settings.tls ? { tls: settings.tls } : {}) },
+    ...(limits.rateLimit ? { rateLimit: limits.rateLimit } : {}),
+    ...(limits.concurrency ? { concurrency: limits.concurrency } : {}),
+    ...(settings.retry ? { retry: settings.retry } : {}),
+    ...(settings.breaker ? { breaker: settings.breaker } : {}),
+    ...(settings.logger ? { logger: settings.logger } : {}),
+  };
+}
+
 /** Checks the settings a user typed, naming the field. */
 export function validateSettings(settings: CrmConnectionSettings): void {
   if (!CRM_SYSTEMS.includes(settings.system)) throw new TypeError(`system must be one of ${CRM_SYSTEMS.join(", ")}, got ${JSON.stringify(settings.system)}`);

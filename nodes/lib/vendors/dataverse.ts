@@ -27,6 +27,7 @@ import {
   connectionLimits,
   corr,
   odataString,
+  sharedConnectionOptions,
   unreadableButRepeatable,
   type AccountKey,
   type CallContext,
@@ -80,14 +81,13 @@ export class DataverseAdapter implements CrmAdapter {
     this.keyColumn = settings.externalIdField || ERP_COLUMNS.customerId;
     this.rate = new RateLimiter(limits.rateLimit);
     const tokenUrl = settings.tokenUrl || `https://login.microsoftonline.com/${settings.tenantId || "organizations"}/oauth2/v2.0/token`;
+    const shared = sharedConnectionOptions(settings, this.base, { concurrency: limits.concurrency });
     this.connection = new Connection({
       name: settings.name ?? `dataverse ${this.base}`,
-      http: { baseUrl: this.base, headers: ODATA_HEADERS, ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}), ...(settings.tls ? { tls: settings.tls } : {}) },
+      // Dataverse counts every part of a $batch, so this adapter takes its rate slots itself: no connection-wide rate.
+      ...shared,
+      http: { ...shared.http, headers: ODATA_HEADERS },
       auth: (http) => new OAuth2ClientCredentials(http, { tokenUrl, clientId: settings.credentials.clientId!, clientSecret: settings.credentials.clientSecret!, scope: settings.scope || `${this.base}/.default` }),
-      ...(limits.concurrency ? { concurrency: limits.concurrency } : {}),
-      ...(settings.retry ? { retry: settings.retry } : {}),
-      ...(settings.breaker ? { breaker: settings.breaker } : {}),
-      ...(settings.logger ? { logger: settings.logger } : {}),
       hooks: {
         classify: classifyDataverse,
         readSignals: (response) => {

@@ -25,6 +25,7 @@ import {
   batchCorrelation,
   connectionLimits,
   corr,
+  sharedConnectionOptions,
   unreadableButRepeatable,
   type AccountKey,
   type CallContext,
@@ -80,13 +81,8 @@ export class HubSpotAdapter implements CrmAdapter {
     this.externalIdProperty = settings.externalIdField || ERP_PROPERTIES.customerId;
     this.connection = new Connection({
       name: settings.name ?? `hubspot ${base}`,
-      http: { baseUrl: base, ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}), ...(settings.tls ? { tls: settings.tls } : {}) },
+      ...sharedConnectionOptions(settings, base, limits),
       auth: (http) => hubspotAuth(http, settings, base),
-      ...(limits.rateLimit ? { rateLimit: limits.rateLimit } : {}),
-      ...(limits.concurrency ? { concurrency: limits.concurrency } : {}),
-      ...(settings.retry ? { retry: settings.retry } : {}),
-      ...(settings.breaker ? { breaker: settings.breaker } : {}),
-      ...(settings.logger ? { logger: settings.logger } : {}),
       hooks: {
         classify: classifyHubSpot,
         readSignals: (response) => {

@@ -26,6 +26,7 @@ import {
   connectionLimits,
   corr,
   notFound,
+  sharedConnectionOptions,
   soqlString,
   unreadableButRepeatable,
   type AccountKey,
@@ -75,13 +76,8 @@ export class SalesforceAdapter implements CrmAdapter {
     this.externalIdField = settings.externalIdField || ERP_FIELDS.customerId;
     this.connection = new Connection({
       name: settings.name ?? `salesforce ${base}`,
-      http: { baseUrl: base, ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}), ...(settings.tls ? { tls: settings.tls } : {}) },
+      ...sharedConnectionOptions(settings, base, limits),
       auth: (http) => salesforceAuth(http, settings, base),
-      ...(limits.rateLimit ? { rateLimit: limits.rateLimit } : {}),
-      ...(limits.concurrency ? { concurrency: limits.concurrency } : {}),
-      ...(settings.retry ? { retry: settings.retry } : {}),
-      ...(settings.breaker ? { breaker: settings.breaker } : {}),
-      ...(settings.logger ? { logger: settings.logger } : {}),
       hooks: {
         classify: classifySalesforce,
         readSignals: (response) => {
