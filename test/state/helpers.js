@@ -8,8 +8,7 @@ const path = require("node:path");
 const { randomBytes } = require("node:crypto");
 const { openStore } = require("../../dist/nodes/lib/state/index.js");
 
-const REDIS_URL = process.env.KEELSON_TEST_REDIS_URL || "redis://127.0.0.1:6379";
-const POSTGRES_URL = process.env.KEELSON_TEST_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/test";
+const { REDIS_URL, POSTGRES_URL, dropRedisPrefix, dropPostgresSchema } = require("../support/services");
 
 function runId() {
   return `${process.pid}_${randomBytes(4).toString("hex")}`;
@@ -53,7 +52,7 @@ function backends() {
         return {
           prefix,
           open: (extra = {}) => openStore({ backend: "redis", url: REDIS_URL, prefix, ...extra }),
-          cleanup: () => deleteRedisPrefix(prefix),
+          cleanup: () => dropRedisPrefix(prefix),
         };
       },
     },
@@ -65,38 +64,13 @@ function backends() {
         return {
           schema,
           open: (extra = {}) => openStore({ backend: "postgres", connectionString: POSTGRES_URL, schema, ...extra }),
-          cleanup: () => dropSchema(schema),
+          cleanup: () => dropPostgresSchema(schema),
         };
       },
     },
   ];
 }
 
-async function deleteRedisPrefix(prefix) {
-  const Redis = require("ioredis").default;
-  const client = new Redis(REDIS_URL);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await client.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function dropSchema(schema) {
-  const { Client } = require("pg");
-  const client = new Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A TCP proxy to `target` ("host:port") on 127.0.0.1; stop() cuts every connection, start() listens again on the same port. */
 class Proxy {

@@ -9,8 +9,7 @@ const { randomBytes } = require("node:crypto");
 
 const root = path.resolve(__dirname, "..", "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-const REDIS_URL = process.env.KEELSON_TEST_REDIS_URL || "redis://127.0.0.1:6379";
-const POSTGRES_URL = process.env.KEELSON_TEST_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/test";
+const { REDIS_URL, POSTGRES_URL, dropRedisPrefix, dropPostgresSchema } = require("./services");
 
 /** A fresh temporary user dir with @keelson/node-red-erp linked into its node_modules. */
 function makeUserDir(label) {
@@ -95,34 +94,6 @@ async function waitUntilReady(url, timeoutMs = 30000) {
     if (res && res.status === 200) return;
     if (Date.now() > deadline) throw new Error(`${url}/ready did not answer 200 within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Deletes every Redis key under `prefix`. */
-async function dropRedisPrefix(prefix) {
-  const Redis = require("ioredis").default;
-  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await client.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await client.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function dropPostgresSchema(schema) {
-  const { Client } = require("pg");
-  const client = new Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
   }
 }
 
