@@ -5,7 +5,7 @@
 // against the minimum that fault rate allows. `BENCH_RECORDS` scales the node runs (default 10,000).
 "use strict";
 const path = require("node:path");
-const { helper, core } = require("./lib/harness");
+const { helper, core, unspy } = require("./lib/harness");
 const salesforce = require("../dist/sandbox/salesforce.js");
 const hubspot = require("../dist/sandbox/hubspot.js");
 const dataverse = require("../dist/sandbox/dataverse.js");
@@ -142,6 +142,7 @@ async function runNode(v, sb, n, prefix, rate) {
     { id: "rejected", type: "helper", z: "tab" },
   ];
   await helper.load([connectionNode, accountNode], flow, { conn: conn.credentials });
+  unspy(["conn", "acct", "ok", "rejected"]);
   let rejected = 0;
   helper.getNode("rejected").on("input", () => rejected++);
   const inputs = Array.from({ length: n }, (_, i) => ({ payload: customer(`${prefix}-${i}`), externalId: `${prefix}-${i}` }));

@@ -79,6 +79,15 @@ redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
 return {'new', '0'}
 `;
 
+/** KEYS: gate keys; ARGV: record and expiresAt of each, in turn. SET NX PXAT for each; 1 where it was set. */
+const CLAIM_NEW = `
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PXAT', ARGV[2 * i], 'NX') then out[i] = 1 else out[i] = 0 end
+end
+return out
+`;
+
 /** KEYS[1] gate key; ARGV: token, target ('d' | 'f' | 'x'), tail, now, expiresAt. */
 const FINISH = `${FIELDS}
 local v = redis.call('GET', KEYS[1])
@@ -180,6 +189,7 @@ return {depth, oldest[2]}
 `;
 
 interface ScriptedRedis extends Redis {
+  keelsonClaimNew(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number[]>;
   keelsonClaim(key: string, record: string, now: string, expiresAt: string, fingerprint: string): Promise<string[]>;
   keelsonFinish(key: string, token: string, target: string, tail: string, now: string, expiresAt: string): Promise<string>;
   keelsonCapture(...args: string[]): Promise<string[]>;
@@ -225,6 +235,9 @@ function letterOf(id: string, h: Record<string, string>, now: number): DeadLette
   return letter;
 }
 
+/** Most claims one script call sets. */
+const MAX_CLAIM_BATCH = 512;
+
 /** A claim's SET NX waiting for the next batch. */
 interface PendingSet {
   key: string;
@@ -260,6 +273,7 @@ export class RedisStore implements Store {
     }) as ScriptedRedis;
     // Connection errors surface through the operations; without a listener ioredis would print each one.
     this.client.on("error", () => undefined);
+    this.client.defineCommand("keelsonClaimNew", { lua: CLAIM_NEW });
     this.client.defineCommand("keelsonClaim", { numberOfKeys: 1, lua: CLAIM });
     this.client.defineCommand("keelsonFinish", { numberOfKeys: 1, lua: FINISH });
     this.client.defineCommand("keelsonCapture", { numberOfKeys: 0, lua: CAPTURE });
@@ -325,9 +339,10 @@ export class RedisStore implements Store {
   }
 
   /**
-   * SET NX PXAT, sent with every other claim made before the event loop turns. Node-RED hands each message to a
-   * node in a callback of its own, and ioredis's auto-pipelining flushes at the end of each: claims arriving one
-   * message at a time would each cost a write and a reply read. Collected until setImmediate, they share one.
+   * SET NX PXAT, sent with every other claim made before the event loop turns, as one script call. Node-RED hands
+   * each message to a node in a callback of its own and ioredis's auto-pipelining flushes after each, so claims
+   * arriving one message at a time would each cost a write, a command and a reply to parse; collected until
+   * setImmediate they share them.
    */
   private setIfAbsent(key: string, record: string, expiresAt: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
@@ -337,22 +352,27 @@ export class RedisStore implements Store {
   }
 
   private readonly flushSets = (): void => {
-    const batch = this.pendingSets;
+    const all = this.pendingSets;
     this.pendingSets = [];
-    const pipeline = this.client.pipeline();
-    for (const s of batch) pipeline.set(s.key, s.record, "PXAT", s.expiresAt, "NX");
-    pipeline.exec().then(
-      (replies) => {
-        for (let i = 0; i < batch.length; i++) {
-          const [err, reply] = replies?.[i] ?? [new Error("no reply in the pipeline"), null];
-          if (err) batch[i]!.reject(err);
-          else batch[i]!.resolve(reply === "OK");
-        }
-      },
-      (err: unknown) => {
-        for (const s of batch) s.reject(err);
-      },
-    );
+    // A script holds Redis while it runs: keep each call short.
+    for (let from = 0; from < all.length; from += MAX_CLAIM_BATCH) {
+      const batch = all.length <= MAX_CLAIM_BATCH ? all : all.slice(from, from + MAX_CLAIM_BATCH);
+      const args: string[] = new Array(batch.length * 3);
+      for (let i = 0; i < batch.length; i++) {
+        const s = batch[i]!;
+        args[i] = s.key;
+        args[batch.length + 2 * i] = s.record;
+        args[batch.length + 2 * i + 1] = s.expiresAt;
+      }
+      this.client.keelsonClaimNew(batch.length, ...args).then(
+        (set) => {
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(set[i] === 1);
+        },
+        (err: unknown) => {
+          for (const s of batch) s.reject(err);
+        },
+      );
+    }
   };
 
   private finish(key: string, token: string, target: "d" | "f" | "x", tail: string, request: { now: number; retentionMs: number }): Promise<void> {
