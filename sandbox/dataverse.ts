@@ -216,6 +216,8 @@ export async function start(options: DataverseOptions = {}): Promise<RunningSand
       const d = entitySet(set);
       const { values, children } = parseBody(set, body);
       if (set === "opportunityproducts" && !values._opportunityid_value) throw odataError(400, "0x80040203", "Attribute 'opportunityid' cannot be NULL"); // [~] code and wording
+      // Copying the store costs as much as it holds: only a deep insert has anything to undo.
+      if (children.length === 0) return insert(set, values, id);
       const snapshot = k.store.snapshot();
       try {
         const r = insert(set, values, id);
