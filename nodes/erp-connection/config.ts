@@ -27,6 +27,11 @@ export interface ErpConnectionDef extends NodeDef {
   breakerResetSeconds: string | number;
   tlsInsecure: boolean;
   tlsCa: string;
+  tenantId: string;
+  environment: string;
+  companyId: string;
+  localCurrency: string;
+  paymentJournal: string;
 }
 
 /**
@@ -114,6 +119,20 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       return { system, ...common, user: secret("user"), password: secret("password") };
     case "stripe":
       return { system, ...common, secretKey: secret("secretKey") };
+    case "business-central":
+      return {
+        system,
+        ...common,
+        tenantId: required(env(def.tenantId) || process.env.ERP_TENANT_ID, "tenant id (or ERP_TENANT_ID)"),
+        environment: required(env(def.environment) || process.env.ERP_ENVIRONMENT || "production", "environment"),
+        companyId: required(env(def.companyId) || process.env.ERP_COMPANY_ID, "company id (or ERP_COMPANY_ID)"),
+        clientId: secret("clientId"),
+        clientSecret: secret("clientSecret"),
+        ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
+        ...(def.scope ? { scope: def.scope } : {}),
+        ...(def.localCurrency ? { localCurrency: def.localCurrency } : {}),
+        ...(def.paymentJournal ? { paymentJournal: def.paymentJournal } : {}),
+      };
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
       const kind = def.genericAuth || "none";
