@@ -32,6 +32,9 @@ export interface ErpConnectionDef extends NodeDef {
   companyId: string;
   localCurrency: string;
   paymentJournal: string;
+  odooProtocol: "json2" | "jsonrpc";
+  database: string;
+  login: string;
 }
 
 /**
@@ -132,6 +135,15 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
         ...(def.scope ? { scope: def.scope } : {}),
         ...(def.localCurrency ? { localCurrency: def.localCurrency } : {}),
         ...(def.paymentJournal ? { paymentJournal: def.paymentJournal } : {}),
+      };
+    case "odoo":
+      return {
+        system,
+        ...common,
+        protocol: def.odooProtocol === "jsonrpc" ? "jsonrpc" : "json2",
+        database: required(env(def.database) || process.env.ERP_DATABASE, "database (or ERP_DATABASE)"),
+        ...(def.odooProtocol === "jsonrpc" ? { login: required(env(def.login) || process.env.ERP_CLIENT_ID, "login (or ERP_CLIENT_ID)") } : {}),
+        password: secret("password"),
       };
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
