@@ -145,7 +145,7 @@ for (const fault of [
   { kind: "throttle", count: 1 },
   { kind: "outage", durationMs: 600, mode: "reset" },
   { kind: "outage", durationMs: 600, mode: "503" },
-  { kind: "latency", ms: 1200, count: 1 },
+  { kind: "latency", ms: 900, count: 1 }, // 1.5 × the timeout: the look-up after it (at 2 × the timeout) must come after the commit
 ]) {
   test(`${fault.kind}${fault.mode ? ` (${fault.mode})` : ""} on the order create → exactly one order`, async () => {
     const local = createErpAdapter(config(fault.kind === "latency" ? { connection: { ...RETRY, timeoutMs: 600 } } : fault.kind === "outage" ? { connection: { ...RETRY, retry: { ...RETRY.retry, maxAttempts: 40, baseDelayMs: 50, maxDelayMs: 100 }, breaker: { failureThreshold: 1000, minimumCalls: 1000 } } } : {}));

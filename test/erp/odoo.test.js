@@ -143,7 +143,7 @@ for (const protocol of PROTOCOLS) {
     { kind: "error", status: 503, count: 2 },
     { kind: "outage", durationMs: 500, mode: "reset" },
     { kind: "outage", durationMs: 500, mode: "503" },
-    { kind: "latency", ms: 1200, count: 1 },
+    { kind: "latency", ms: 900, count: 1 }, // 1.5 × the timeout: the look-up after it (at 2 × the timeout) must come after the commit
   ]) {
     test(`${protocol}: ${fault.kind}${fault.mode ? ` (${fault.mode})` : ""} on the order create → exactly one order`, withAdapter(async (adapter) => {
       await adapter.getOrder({ externalReference: "warm-up" }, {}); // the JSON-RPC uid first, so the fault meets the create
