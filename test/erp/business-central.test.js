@@ -432,3 +432,21 @@ test("node-red: ERP invoice lists by the stored watermark and records a payment 
   await run({ payload: payment });
   assert.equal((await control.records(base(), "customerPayments")).filter((p) => p.externalDocumentNumber === reference).length, 1);
 });
+
+test("connection config: BC's tenant, environment and company come from the dialog or the environment, missing ones named", () => {
+  const { configOf } = require("../../dist/nodes/erp-connection/config.js");
+  const def = { id: "c1", name: "", system: "business-central", baseUrl: "https://api.businesscentral.dynamics.com", tenantId: "contoso.onmicrosoft.com", environment: "", companyId: D.companyId, tokenUrl: "", scope: "", localCurrency: "USD", paymentJournal: "" };
+  const got = configOf(def, { clientId: "app", clientSecret: "s" });
+  assert.equal(got.system, SYSTEM);
+  assert.equal(got.environment, "production", "BC's default environment name");
+  assert.equal(got.localCurrency, "USD");
+  assert.equal(got.tokenUrl, undefined, "the adapter's default (Entra for the tenant)");
+  assert.throws(() => configOf({ ...def, companyId: "" }, { clientId: "app", clientSecret: "s" }), /company id \(or ERP_COMPANY_ID\) is missing/);
+  assert.throws(() => configOf(def, { clientId: "app" }), /clientSecret \(credentials, or ERP_CLIENT_SECRET\) is missing/);
+  process.env.ERP_TENANT_ID = "from-env";
+  try {
+    assert.equal(configOf({ ...def, tenantId: "" }, { clientId: "app", clientSecret: "s" }).tenantId, "from-env");
+  } finally {
+    delete process.env.ERP_TENANT_ID;
+  }
+});

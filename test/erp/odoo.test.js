@@ -385,3 +385,22 @@ test("expired API key: JSON-2 fails as an auth error (no renewal exists); JSON-R
     await Promise.all([json2.close(), rpcKey.close(), rpcPassword.close()]);
   }
 });
+
+test("connection config: Odoo's protocol, database and login, missing ones named", () => {
+  const { configOf } = require("../../dist/nodes/erp-connection/config.js");
+  const def = { id: "c1", name: "", system: "odoo", baseUrl: "https://acme.odoo.com", odooProtocol: "json2", database: "acme", login: "" };
+  const json2 = configOf(def, { password: "key" });
+  assert.deepEqual([json2.protocol, json2.database, json2.login, json2.password], ["json2", "acme", undefined, "key"]);
+  const rpc = configOf({ ...def, odooProtocol: "jsonrpc", login: "api@acme.example" }, { password: "pw" });
+  assert.deepEqual([rpc.protocol, rpc.login], ["jsonrpc", "api@acme.example"]);
+  const saved = process.env.ERP_CLIENT_ID;
+  delete process.env.ERP_CLIENT_ID;
+  try {
+    assert.throws(() => configOf({ ...def, odooProtocol: "jsonrpc" }, { password: "pw" }), /login \(or ERP_CLIENT_ID\) is missing/);
+  } finally {
+    if (saved !== undefined) process.env.ERP_CLIENT_ID = saved;
+  }
+  assert.throws(() => configOf({ ...def, database: "" }, { password: "key" }), /database \(or ERP_DATABASE\) is missing/);
+  assert.throws(() => createErpAdapter({ ...config("jsonrpc"), login: undefined }), /JSON-RPC needs the login/);
+  assert.throws(() => createErpAdapter({ ...config("json2"), protocol: "xmlrpc" }), /protocol must be json2 or jsonrpc/);
+});
