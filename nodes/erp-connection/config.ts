@@ -27,6 +27,14 @@ export interface ErpConnectionDef extends NodeDef {
   breakerResetSeconds: string | number;
   tlsInsecure: boolean;
   tlsCa: string;
+  tenantId: string;
+  environment: string;
+  companyId: string;
+  localCurrency: string;
+  paymentJournal: string;
+  odooProtocol: "json2" | "jsonrpc";
+  database: string;
+  login: string;
 }
 
 /**
@@ -114,6 +122,29 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       return { system, ...common, user: secret("user"), password: secret("password") };
     case "stripe":
       return { system, ...common, secretKey: secret("secretKey") };
+    case "business-central":
+      return {
+        system,
+        ...common,
+        tenantId: required(env(def.tenantId) || process.env.ERP_TENANT_ID, "tenant id (or ERP_TENANT_ID)"),
+        environment: required(env(def.environment) || process.env.ERP_ENVIRONMENT || "production", "environment"),
+        companyId: required(env(def.companyId) || process.env.ERP_COMPANY_ID, "company id (or ERP_COMPANY_ID)"),
+        clientId: secret("clientId"),
+        clientSecret: secret("clientSecret"),
+        ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
+        ...(def.scope ? { scope: def.scope } : {}),
+        ...(def.localCurrency ? { localCurrency: def.localCurrency } : {}),
+        ...(def.paymentJournal ? { paymentJournal: def.paymentJournal } : {}),
+      };
+    case "odoo":
+      return {
+        system,
+        ...common,
+        protocol: def.odooProtocol === "jsonrpc" ? "jsonrpc" : "json2",
+        database: required(env(def.database) || process.env.ERP_DATABASE, "database (or ERP_DATABASE)"),
+        ...(def.odooProtocol === "jsonrpc" ? { login: required(env(def.login) || process.env.ERP_CLIENT_ID, "login (or ERP_CLIENT_ID)") } : {}),
+        password: secret("password"),
+      };
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
       const kind = def.genericAuth || "none";

@@ -37,6 +37,15 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "customer-to-stripe-customer", title: "Customer → Stripe customer", system: "stripe", from: "Customer@1 with externalId", to: "POST /v1/customers parameters" },
   { id: "salesorder-to-stripe-invoice", title: "SalesOrder → Stripe draft invoice", system: "stripe", from: "SalesOrder@1", to: "{invoice, items} parameters" },
   { id: "stripe-invoice-to-salesorder", title: "Stripe invoice → SalesOrder", system: "stripe", from: "invoice object written as an order", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "salesorder-to-businesscentral-salesorder", title: "SalesOrder → Business Central salesOrder", system: "business-central", from: "SalesOrder@1", to: "salesOrders deep-insert body" },
+  { id: "businesscentral-salesorder-to-salesorder", title: "Business Central salesOrder → SalesOrder", system: "business-central", from: "salesOrder with salesOrderLines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "customer-to-businesscentral-customer", title: "Customer → Business Central customer", system: "business-central", from: "Customer@1 with externalId", to: "customers body" },
+  { id: "businesscentral-salesinvoice-to-invoice", title: "Business Central salesInvoice → Invoice", system: "business-central", from: "salesInvoice with salesInvoiceLines", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-businesscentral-customerpayment", title: "Payment → Business Central customerPayment", system: "business-central", from: "Payment@1", to: "customer payment journal line body" },
+  { id: "salesorder-to-odoo-saleorder", title: "SalesOrder → Odoo sale.order", system: "odoo", from: "SalesOrder@1 (lines with Odoo product refs)", to: "sale.order create vals" },
+  { id: "odoo-saleorder-to-salesorder", title: "Odoo sale.order → SalesOrder", system: "odoo", from: "sale.order with order_line records", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "customer-to-odoo-partner", title: "Customer → Odoo res.partner", system: "odoo", from: "Customer@1 with externalId", to: "res.partner create vals" },
+  { id: "odoo-invoice-to-invoice", title: "Odoo account.move → Invoice", system: "odoo", from: "account.move with invoice_line_ids records", to: "Invoice@1", targetSchema: "Invoice@1" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");
