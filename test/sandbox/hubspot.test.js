@@ -42,12 +42,14 @@ test("auth: private-app token, OAuth refresh grant, expiry, missing credentials"
 });
 
 test("OAuth token lifetime: expires_in follows the limit and the token lapses", async () => {
-  await control.limits(sb.url, { tokenLifetimeSeconds: 0.1 });
+  // Long enough that the first call lands inside the lifetime on a loaded machine; the wait runs from before issue.
+  await control.limits(sb.url, { tokenLifetimeSeconds: 1.5 });
+  const issuedBy = Date.now();
   const tok = await call(sb.url, "POST", "/oauth/v1/token", { form: { grant_type: "refresh_token", client_id: "cid", client_secret: "cs", refresh_token: "rt-1" } });
-  assert.equal(tok.json.expires_in, 0.1);
+  assert.equal(tok.json.expires_in, 1.5);
   const oauth = { authorization: `Bearer ${tok.json.access_token}` };
   assert.equal((await hs("GET", "/crm/v3/objects/companies", undefined, oauth)).status, 200);
-  await new Promise((r) => setTimeout(r, 150));
+  await new Promise((r) => setTimeout(r, Math.max(0, issuedBy + 1600 - Date.now())));
   assert.equal((await hs("GET", "/crm/v3/objects/companies", undefined, oauth)).json.category, "EXPIRED_AUTHENTICATION");
 });
 
