@@ -27,6 +27,7 @@ export interface ErpConnectionDef extends NodeDef {
   breakerResetSeconds: string | number;
   tlsInsecure: boolean;
   tlsCa: string;
+  fusionAuth: "basic" | "oauth2";
 }
 
 /**
@@ -114,6 +115,15 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       return { system, ...common, user: secret("user"), password: secret("password") };
     case "stripe":
       return { system, ...common, secretKey: secret("secretKey") };
+    case "oracle-fusion":
+      return {
+        system,
+        ...common,
+        auth:
+          def.fusionAuth === "oauth2"
+            ? { kind: "oauth2", clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}), ...(def.scope ? { scope: def.scope } : {}) }
+            : { kind: "basic", user: secret("user"), password: secret("password") },
+      };
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
       const kind = def.genericAuth || "none";

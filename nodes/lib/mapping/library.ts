@@ -37,6 +37,8 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "customer-to-stripe-customer", title: "Customer → Stripe customer", system: "stripe", from: "Customer@1 with externalId", to: "POST /v1/customers parameters" },
   { id: "salesorder-to-stripe-invoice", title: "SalesOrder → Stripe draft invoice", system: "stripe", from: "SalesOrder@1", to: "{invoice, items} parameters" },
   { id: "stripe-invoice-to-salesorder", title: "Stripe invoice → SalesOrder", system: "stripe", from: "invoice object written as an order", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "salesorder-to-oracle-fusion-salesorder", title: "SalesOrder → Oracle Fusion Order Hub order", system: "oracle-fusion", from: "SalesOrder@1", to: "salesOrdersForOrderHub create body" },
+  { id: "oracle-fusion-salesorder-to-salesorder", title: "Oracle Fusion Order Hub order → SalesOrder", system: "oracle-fusion", from: "salesOrdersForOrderHub order with lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");

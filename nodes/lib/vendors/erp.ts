@@ -8,6 +8,7 @@ import { NetSuiteAdapter, type NetSuiteOptions } from "./netsuite";
 import { SapAdapter, type SapOptions } from "./sap-s4hana";
 import { StripeAdapter, type StripeOptions } from "./stripe";
 import { GenericRestAdapter, type GenericRestOptions } from "./generic-rest";
+import { OracleFusionAdapter, type OracleFusionOptions } from "./oracle-fusion";
 
 /** A cross-reference as the canonical schemas write it. */
 export interface CrossRef {
@@ -103,7 +104,7 @@ export interface ErpAdapterOptions {
 }
 
 /** The systems a connection can name, with the adapter module that serves each. */
-export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest"] as const;
+export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "oracle-fusion"] as const;
 export type ErpSystem = (typeof ERP_SYSTEMS)[number];
 
 /** What a connection config hands the factory: the system, and that system's options. */
@@ -111,7 +112,8 @@ export type ErpConnectionConfig =
   | ({ system: "netsuite" } & NetSuiteOptions)
   | ({ system: "sap-s4hana" } & SapOptions)
   | ({ system: "stripe" } & StripeOptions)
-  | ({ system: "generic-rest" } & GenericRestOptions);
+  | ({ system: "generic-rest" } & GenericRestOptions)
+  | ({ system: "oracle-fusion" } & OracleFusionOptions);
 
 /** The adapter for a system; adding a vendor adds a case here and a file beside this one, no node changes. */
 export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
@@ -124,6 +126,8 @@ export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
       return new StripeAdapter(config);
     case "generic-rest":
       return new GenericRestAdapter(config);
+    case "oracle-fusion":
+      return new OracleFusionAdapter(config);
     default:
       throw new TypeError(`unknown ERP system ${JSON.stringify((config as { system?: unknown }).system)}; known: ${ERP_SYSTEMS.join(", ")}`);
   }
