@@ -28,6 +28,9 @@ export interface ErpConnectionDef extends NodeDef {
   tlsInsecure: boolean;
   tlsCa: string;
   fusionAuth: "basic" | "oauth2";
+  acumaticaTenant: string;
+  acumaticaBranch: string;
+  acumaticaEndpoint: string;
 }
 
 /**
@@ -124,6 +127,20 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
             ? { kind: "oauth2", clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}), ...(def.scope ? { scope: def.scope } : {}) }
             : { kind: "basic", user: secret("user"), password: secret("password") },
       };
+    case "acumatica": {
+      // "Default/24.200.001": the endpoint name and version of the web service endpoint.
+      const [endpoint, endpointVersion] = (env(def.acumaticaEndpoint) || "Default/24.200.001").split("/");
+      return {
+        system,
+        ...common,
+        user: secret("user"),
+        password: secret("password"),
+        ...(env(def.acumaticaTenant) ? { tenant: env(def.acumaticaTenant)! } : {}),
+        ...(env(def.acumaticaBranch) ? { branch: env(def.acumaticaBranch)! } : {}),
+        ...(endpoint ? { endpoint } : {}),
+        ...(endpointVersion ? { endpointVersion } : {}),
+      };
+    }
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
       const kind = def.genericAuth || "none";

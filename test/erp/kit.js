@@ -19,8 +19,9 @@ const CREATE_FAULTS = [
   { fault: { kind: "html-502", count: 1 } },
   { fault: { kind: "malformed", count: 1 } },
   { fault: { kind: "lost-response", count: 1 } },
-  // The late original of a timed-out request commits after the client gave up on it.
-  { fault: { kind: "latency", ms: 900, count: 1 }, connection: { timeoutMs: 400 }, settleMs: 700 },
+  // The late original of a timed-out request commits after the client gave up on it, but before the look-up that
+  // follows (which waits as long as the request had).
+  { fault: { kind: "latency", ms: 600, count: 1 }, connection: { timeoutMs: 400 }, settleMs: 400 },
 ];
 
 const name = (f) => `${f.kind}${f.mode ? ` (${f.mode})` : ""}`;

@@ -39,6 +39,11 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "stripe-invoice-to-salesorder", title: "Stripe invoice → SalesOrder", system: "stripe", from: "invoice object written as an order", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "salesorder-to-oracle-fusion-salesorder", title: "SalesOrder → Oracle Fusion Order Hub order", system: "oracle-fusion", from: "SalesOrder@1", to: "salesOrdersForOrderHub create body" },
   { id: "oracle-fusion-salesorder-to-salesorder", title: "Oracle Fusion Order Hub order → SalesOrder", system: "oracle-fusion", from: "salesOrdersForOrderHub order with lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "customer-to-acumatica-customer", title: "Customer → Acumatica Customer", system: "acumatica", from: "Customer@1 with externalId", to: "Customer PUT body (wrapped values)" },
+  { id: "salesorder-to-acumatica-salesorder", title: "SalesOrder → Acumatica SalesOrder", system: "acumatica", from: "SalesOrder@1", to: "SalesOrder PUT body (wrapped values)" },
+  { id: "acumatica-salesorder-to-salesorder", title: "Acumatica SalesOrder → SalesOrder", system: "acumatica", from: "SalesOrder with Details", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "acumatica-salesinvoice-to-invoice", title: "Acumatica SalesInvoice → Invoice", system: "acumatica", from: "SalesInvoice with Details", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-acumatica-payment", title: "Payment → Acumatica Payment", system: "acumatica", from: "Payment@1 with customerId and invoiceNumber", to: "Payment PUT body applied to one invoice" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");

@@ -9,6 +9,7 @@ import { SapAdapter, type SapOptions } from "./sap-s4hana";
 import { StripeAdapter, type StripeOptions } from "./stripe";
 import { GenericRestAdapter, type GenericRestOptions } from "./generic-rest";
 import { OracleFusionAdapter, type OracleFusionOptions } from "./oracle-fusion";
+import { AcumaticaAdapter, type AcumaticaOptions } from "./acumatica";
 
 /** A cross-reference as the canonical schemas write it. */
 export interface CrossRef {
@@ -104,7 +105,7 @@ export interface ErpAdapterOptions {
 }
 
 /** The systems a connection can name, with the adapter module that serves each. */
-export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "oracle-fusion"] as const;
+export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "oracle-fusion", "acumatica"] as const;
 export type ErpSystem = (typeof ERP_SYSTEMS)[number];
 
 /** What a connection config hands the factory: the system, and that system's options. */
@@ -113,7 +114,8 @@ export type ErpConnectionConfig =
   | ({ system: "sap-s4hana" } & SapOptions)
   | ({ system: "stripe" } & StripeOptions)
   | ({ system: "generic-rest" } & GenericRestOptions)
-  | ({ system: "oracle-fusion" } & OracleFusionOptions);
+  | ({ system: "oracle-fusion" } & OracleFusionOptions)
+  | ({ system: "acumatica" } & AcumaticaOptions);
 
 /** The adapter for a system; adding a vendor adds a case here and a file beside this one, no node changes. */
 export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
@@ -128,6 +130,8 @@ export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
       return new GenericRestAdapter(config);
     case "oracle-fusion":
       return new OracleFusionAdapter(config);
+    case "acumatica":
+      return new AcumaticaAdapter(config);
     default:
       throw new TypeError(`unknown ERP system ${JSON.stringify((config as { system?: unknown }).system)}; known: ${ERP_SYSTEMS.join(", ")}`);
   }
