@@ -31,6 +31,8 @@ export interface ErpConnectionDef extends NodeDef {
   acumaticaTenant: string;
   acumaticaBranch: string;
   acumaticaEndpoint: string;
+  foTenantId: string;
+  foCompany: string;
 }
 
 /**
@@ -141,6 +143,17 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
         ...(endpointVersion ? { endpointVersion } : {}),
       };
     }
+    case "dynamics-fo":
+      return {
+        system,
+        ...common,
+        tenantId: required(env(def.foTenantId) || process.env.ERP_TENANT_ID, "tenant id (or ERP_TENANT_ID)"),
+        clientId: secret("clientId"),
+        clientSecret: secret("clientSecret"),
+        company: required(env(def.foCompany), "company (dataAreaId)"),
+        ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
+        ...(def.scope ? { scope: def.scope } : {}),
+      };
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
       const kind = def.genericAuth || "none";

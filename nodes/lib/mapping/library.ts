@@ -44,6 +44,10 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "acumatica-salesorder-to-salesorder", title: "Acumatica SalesOrder → SalesOrder", system: "acumatica", from: "SalesOrder with Details", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "acumatica-salesinvoice-to-invoice", title: "Acumatica SalesInvoice → Invoice", system: "acumatica", from: "SalesInvoice with Details", to: "Invoice@1", targetSchema: "Invoice@1" },
   { id: "payment-to-acumatica-payment", title: "Payment → Acumatica Payment", system: "acumatica", from: "Payment@1 with customerId and invoiceNumber", to: "Payment PUT body applied to one invoice" },
+  { id: "customer-to-dynamics-fo-customer", title: "Customer → Dynamics 365 F&O CustomersV3", system: "dynamics-fo", from: "Customer@1 with externalId", to: "CustomersV3 create body" },
+  { id: "salesorder-to-dynamics-fo-salesorder", title: "SalesOrder → Dynamics 365 F&O sales order", system: "dynamics-fo", from: "SalesOrder@1", to: "{header: SalesOrderHeadersV2 body, lines: SalesOrderLines bodies}" },
+  { id: "dynamics-fo-salesorder-to-salesorder", title: "Dynamics 365 F&O sales order → SalesOrder", system: "dynamics-fo", from: "SalesOrderHeadersV2 with SalesOrderLines as lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "dynamics-fo-salesinvoice-to-invoice", title: "Dynamics 365 F&O sales invoice → Invoice", system: "dynamics-fo", from: "SalesInvoiceHeaders with SalesInvoiceLines as lines", to: "Invoice@1", targetSchema: "Invoice@1" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");

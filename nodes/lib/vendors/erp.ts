@@ -10,6 +10,7 @@ import { StripeAdapter, type StripeOptions } from "./stripe";
 import { GenericRestAdapter, type GenericRestOptions } from "./generic-rest";
 import { OracleFusionAdapter, type OracleFusionOptions } from "./oracle-fusion";
 import { AcumaticaAdapter, type AcumaticaOptions } from "./acumatica";
+import { DynamicsFoAdapter, type DynamicsFoOptions } from "./dynamics-fo";
 
 /** A cross-reference as the canonical schemas write it. */
 export interface CrossRef {
@@ -105,7 +106,7 @@ export interface ErpAdapterOptions {
 }
 
 /** The systems a connection can name, with the adapter module that serves each. */
-export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "oracle-fusion", "acumatica"] as const;
+export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "oracle-fusion", "acumatica", "dynamics-fo"] as const;
 export type ErpSystem = (typeof ERP_SYSTEMS)[number];
 
 /** What a connection config hands the factory: the system, and that system's options. */
@@ -115,7 +116,8 @@ export type ErpConnectionConfig =
   | ({ system: "stripe" } & StripeOptions)
   | ({ system: "generic-rest" } & GenericRestOptions)
   | ({ system: "oracle-fusion" } & OracleFusionOptions)
-  | ({ system: "acumatica" } & AcumaticaOptions);
+  | ({ system: "acumatica" } & AcumaticaOptions)
+  | ({ system: "dynamics-fo" } & DynamicsFoOptions);
 
 /** The adapter for a system; adding a vendor adds a case here and a file beside this one, no node changes. */
 export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
@@ -132,6 +134,8 @@ export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
       return new OracleFusionAdapter(config);
     case "acumatica":
       return new AcumaticaAdapter(config);
+    case "dynamics-fo":
+      return new DynamicsFoAdapter(config);
     default:
       throw new TypeError(`unknown ERP system ${JSON.stringify((config as { system?: unknown }).system)}; known: ${ERP_SYSTEMS.join(", ")}`);
   }
