@@ -150,7 +150,7 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
         tenantId: required(env(def.foTenantId) || process.env.ERP_TENANT_ID, "tenant id (or ERP_TENANT_ID)"),
         clientId: secret("clientId"),
         clientSecret: secret("clientSecret"),
-        company: required(env(def.foCompany), "company (dataAreaId)"),
+        company: required(env(def.foCompany) || process.env.ERP_COMPANY, "company (dataAreaId, or ERP_COMPANY)"),
         ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
         ...(def.scope ? { scope: def.scope } : {}),
       };
