@@ -259,3 +259,22 @@ test("dynamics-fo in Node-RED: keelson-erp-invoice lists by watermark; payment r
   assert.equal(got.caught.length, 1);
   assert.match(got.caught[0].error.message, /record payment.*not offered/);
 });
+
+test("the connection dialog builds each new system's config and names what is missing", () => {
+  const { configOf } = require("../../dist/nodes/erp-connection/config.js");
+  const def = { id: "c", name: "", baseUrl: "https://fo.example", system: "dynamics-fo", foTenantId: "t-1", foCompany: "usmf", tokenUrl: "", scope: "" };
+  const fo = configOf(def, { clientId: "id", clientSecret: "secret" });
+  assert.deepEqual([fo.system, fo.tenantId, fo.company, fo.clientId, fo.clientSecret, fo.tokenUrl], ["dynamics-fo", "t-1", "usmf", "id", "secret", undefined]);
+  const company = process.env.ERP_COMPANY;
+  delete process.env.ERP_COMPANY;
+  try {
+    assert.throws(() => configOf({ ...def, foCompany: "" }, { clientId: "id", clientSecret: "secret" }), /company \(dataAreaId/);
+  } finally {
+    if (company !== undefined) process.env.ERP_COMPANY = company;
+  }
+  const acu = configOf({ ...def, system: "acumatica", acumaticaTenant: "Keelson", acumaticaBranch: "", acumaticaEndpoint: "Default/23.200.001" }, { user: "admin", password: "pw" });
+  assert.deepEqual([acu.user, acu.tenant, acu.branch, acu.endpoint, acu.endpointVersion], ["admin", "Keelson", undefined, "Default", "23.200.001"]);
+  const fusion = configOf({ ...def, system: "oracle-fusion", fusionAuth: "oauth2", tokenUrl: "https://idcs.example/oauth2/v1/token" }, { clientId: "id", clientSecret: "secret" });
+  assert.deepEqual(fusion.auth, { kind: "oauth2", clientId: "id", clientSecret: "secret", tokenUrl: "https://idcs.example/oauth2/v1/token" });
+  assert.equal(configOf({ ...def, system: "oracle-fusion", fusionAuth: "basic" }, { user: "u", password: "p" }).auth.kind, "basic");
+});
