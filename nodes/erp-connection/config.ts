@@ -35,6 +35,12 @@ export interface ErpConnectionDef extends NodeDef {
   odooProtocol: "json2" | "jsonrpc";
   database: string;
   login: string;
+  fusionAuth: "basic" | "oauth2";
+  acumaticaTenant: string;
+  acumaticaBranch: string;
+  acumaticaEndpoint: string;
+  foTenantId: string;
+  foCompany: string;
 }
 
 /**
@@ -144,6 +150,40 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
         database: required(env(def.database) || process.env.ERP_DATABASE, "database (or ERP_DATABASE)"),
         ...(def.odooProtocol === "jsonrpc" ? { login: required(env(def.login) || process.env.ERP_CLIENT_ID, "login (or ERP_CLIENT_ID)") } : {}),
         password: secret("password"),
+      };
+    case "oracle-fusion":
+      return {
+        system,
+        ...common,
+        auth:
+          def.fusionAuth === "oauth2"
+            ? { kind: "oauth2", clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}), ...(def.scope ? { scope: def.scope } : {}) }
+            : { kind: "basic", user: secret("user"), password: secret("password") },
+      };
+    case "acumatica": {
+      // "Default/24.200.001": the endpoint name and version of the web service endpoint.
+      const [endpoint, endpointVersion] = (env(def.acumaticaEndpoint) || "Default/24.200.001").split("/");
+      return {
+        system,
+        ...common,
+        user: secret("user"),
+        password: secret("password"),
+        ...(env(def.acumaticaTenant) ? { tenant: env(def.acumaticaTenant)! } : {}),
+        ...(env(def.acumaticaBranch) ? { branch: env(def.acumaticaBranch)! } : {}),
+        ...(endpoint ? { endpoint } : {}),
+        ...(endpointVersion ? { endpointVersion } : {}),
+      };
+    }
+    case "dynamics-fo":
+      return {
+        system,
+        ...common,
+        tenantId: required(env(def.foTenantId) || process.env.ERP_TENANT_ID, "tenant id (or ERP_TENANT_ID)"),
+        clientId: secret("clientId"),
+        clientSecret: secret("clientSecret"),
+        company: required(env(def.foCompany) || process.env.ERP_COMPANY, "company (dataAreaId, or ERP_COMPANY)"),
+        ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
+        ...(def.scope ? { scope: def.scope } : {}),
       };
     default: {
       const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};

@@ -46,6 +46,17 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "odoo-saleorder-to-salesorder", title: "Odoo sale.order → SalesOrder", system: "odoo", from: "sale.order with order_line records", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "customer-to-odoo-partner", title: "Customer → Odoo res.partner", system: "odoo", from: "Customer@1 with externalId", to: "res.partner create vals" },
   { id: "odoo-invoice-to-invoice", title: "Odoo account.move → Invoice", system: "odoo", from: "account.move with invoice_line_ids records", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "salesorder-to-oracle-fusion-salesorder", title: "SalesOrder → Oracle Fusion Order Hub order", system: "oracle-fusion", from: "SalesOrder@1", to: "salesOrdersForOrderHub create body" },
+  { id: "oracle-fusion-salesorder-to-salesorder", title: "Oracle Fusion Order Hub order → SalesOrder", system: "oracle-fusion", from: "salesOrdersForOrderHub order with lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "customer-to-acumatica-customer", title: "Customer → Acumatica Customer", system: "acumatica", from: "Customer@1 with externalId", to: "Customer PUT body (wrapped values)" },
+  { id: "salesorder-to-acumatica-salesorder", title: "SalesOrder → Acumatica SalesOrder", system: "acumatica", from: "SalesOrder@1", to: "SalesOrder PUT body (wrapped values)" },
+  { id: "acumatica-salesorder-to-salesorder", title: "Acumatica SalesOrder → SalesOrder", system: "acumatica", from: "SalesOrder with Details", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "acumatica-salesinvoice-to-invoice", title: "Acumatica SalesInvoice → Invoice", system: "acumatica", from: "SalesInvoice with Details", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-acumatica-payment", title: "Payment → Acumatica Payment", system: "acumatica", from: "Payment@1 with customerId and invoiceNumber", to: "Payment PUT body applied to one invoice" },
+  { id: "customer-to-dynamics-fo-customer", title: "Customer → Dynamics 365 F&O CustomersV3", system: "dynamics-fo", from: "Customer@1 with externalId", to: "CustomersV3 create body" },
+  { id: "salesorder-to-dynamics-fo-salesorder", title: "SalesOrder → Dynamics 365 F&O sales order", system: "dynamics-fo", from: "SalesOrder@1", to: "{header: SalesOrderHeadersV2 body, lines: SalesOrderLines bodies}" },
+  { id: "dynamics-fo-salesorder-to-salesorder", title: "Dynamics 365 F&O sales order → SalesOrder", system: "dynamics-fo", from: "SalesOrderHeadersV2 with SalesOrderLines as lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
+  { id: "dynamics-fo-salesinvoice-to-invoice", title: "Dynamics 365 F&O sales invoice → Invoice", system: "dynamics-fo", from: "SalesInvoiceHeaders with SalesInvoiceLines as lines", to: "Invoice@1", targetSchema: "Invoice@1" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");

@@ -92,6 +92,8 @@ export function vendorMessage(body: unknown): { code?: string; message?: string;
   const detail = Array.isArray(detailList) && isRecord(detailList[0]) ? detailList[0] : {};
   const oauthError = typeof first.error === "string" ? first.error : undefined;
   const message =
+    // ASP.NET's HttpError (Acumatica): a generic `message` beside the `exceptionMessage` that says what failed.
+    text(first.exceptionMessage) ??
     text(isRecord(inner.message) ? inner.message.value : inner.message) ??
     text(detail.detail) ??
     text(first.error_description) ??

@@ -10,6 +10,9 @@ import { StripeAdapter, type StripeOptions } from "./stripe";
 import { GenericRestAdapter, type GenericRestOptions } from "./generic-rest";
 import { BusinessCentralAdapter, type BusinessCentralOptions } from "./business-central";
 import { OdooAdapter, type OdooOptions } from "./odoo";
+import { OracleFusionAdapter, type OracleFusionOptions } from "./oracle-fusion";
+import { AcumaticaAdapter, type AcumaticaOptions } from "./acumatica";
+import { DynamicsFoAdapter, type DynamicsFoOptions } from "./dynamics-fo";
 
 /** A cross-reference as the canonical schemas write it. */
 export interface CrossRef {
@@ -105,7 +108,7 @@ export interface ErpAdapterOptions {
 }
 
 /** The systems a connection can name, with the adapter module that serves each. */
-export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "business-central", "odoo"] as const;
+export const ERP_SYSTEMS = ["netsuite", "sap-s4hana", "stripe", "generic-rest", "business-central", "odoo", "oracle-fusion", "acumatica", "dynamics-fo"] as const;
 export type ErpSystem = (typeof ERP_SYSTEMS)[number];
 
 /** What a connection config hands the factory: the system, and that system's options. */
@@ -115,7 +118,10 @@ export type ErpConnectionConfig =
   | ({ system: "stripe" } & StripeOptions)
   | ({ system: "generic-rest" } & GenericRestOptions)
   | ({ system: "business-central" } & BusinessCentralOptions)
-  | ({ system: "odoo" } & OdooOptions);
+  | ({ system: "odoo" } & OdooOptions)
+  | ({ system: "oracle-fusion" } & OracleFusionOptions)
+  | ({ system: "acumatica" } & AcumaticaOptions)
+  | ({ system: "dynamics-fo" } & DynamicsFoOptions);
 
 /** The adapter for a system; adding a vendor adds a case here and a file beside this one, no node changes. */
 export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
@@ -132,6 +138,12 @@ export function createErpAdapter(config: ErpConnectionConfig): ErpAdapter {
       return new BusinessCentralAdapter(config);
     case "odoo":
       return new OdooAdapter(config);
+    case "oracle-fusion":
+      return new OracleFusionAdapter(config);
+    case "acumatica":
+      return new AcumaticaAdapter(config);
+    case "dynamics-fo":
+      return new DynamicsFoAdapter(config);
     default:
       throw new TypeError(`unknown ERP system ${JSON.stringify((config as { system?: unknown }).system)}; known: ${ERP_SYSTEMS.join(", ")}`);
   }

@@ -1,0 +1,280 @@
+"use strict";
+// Dynamics 365 F&O: the adapter against the sandbox (Entra token and its renewal, dataAreaId scoping, every fault
+// kind on the header and line creates, look-up by CustomersOrderReference / line number before a repost, a
+// refused line removing its order, infolog errors as business rejections, invoices by watermark), then
+// keelson-erp-order / -invoice in Node-RED.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { start, DYNAMICS_FO_DEFAULTS: D } = require("../../dist/sandbox/dynamics-fo.js");
+const { createErpAdapter } = require("../../dist/nodes/lib/vendors/erp.js");
+const { BusinessError, TechnicalError } = require("../../dist/nodes/lib/resilience/errors.js");
+const kit = require("./kit");
+const { control, helper } = kit;
+
+let sb;
+const adapters = [];
+
+function adapter({ connection = {}, ...rest } = {}) {
+  const a = createErpAdapter({
+    system: "dynamics-fo",
+    name: "fo test",
+    baseUrl: sb.url,
+    tenantId: D.tenantId,
+    clientId: D.clientId,
+    clientSecret: D.clientSecret,
+    company: "USMF",
+    tokenUrl: `${sb.url}/${D.tenantId}/oauth2/v2.0/token`,
+    orderDefaults: { customerGroupId: "30" },
+    connection: { ...kit.FAST, ...connection },
+    ...rest,
+  });
+  adapters.push(a);
+  return a;
+}
+
+function order(overrides = {}) {
+  const t = kit.tag();
+  return {
+    refs: [{ system: "salesforce", id: `006${t}`, type: "Opportunity" }],
+    externalReference: `SF-${t}`,
+    customer: { refs: [{ system: "salesforce", id: `001${t}` }, { system: "dynamics-fo", id: "C-1001", type: "CustomersV3" }], name: "Globex GmbH" },
+    orderDate: "2026-11-20",
+    currency: "EUR",
+    lines: [
+      { lineNumber: 1, product: { sku: "GAD-2" }, quantity: 2, unitPrice: { amount: "150.00", currency: "EUR" } },
+      { lineNumber: 2, product: { sku: "WID-1" }, quantity: 3, unitPrice: { amount: "9.99", currency: "EUR" } },
+    ],
+    ...overrides,
+  };
+}
+
+const headersWith = async (ref) => (await control.records(sb.url, "SalesOrderHeadersV2")).filter((r) => r.CustomersOrderReference === ref);
+const linesOf = async (number) => (await control.records(sb.url, "SalesOrderLines")).filter((l) => l.SalesOrderNumber === number && l.dataAreaId === "usmf");
+/** Exactly one header for the reference, with exactly the order's lines once each. */
+async function exactlyOne(o) {
+  const headers = await headersWith(o.externalReference);
+  assert.equal(headers.length, 1, "one order header");
+  const lines = await linesOf(headers[0].SalesOrderNumber);
+  assert.deepEqual(lines.map((l) => l.LineNumber).sort(), o.lines.map((l) => l.lineNumber), "each line once");
+}
+
+test.before(async () => {
+  sb = await start({ port: 0 });
+  await helper.startServer();
+});
+test.after(async () => {
+  await sb.close();
+  await helper.stopServer();
+});
+test.afterEach(async () => {
+  for (const a of adapters.splice(0)) await a.close();
+  await helper.unload();
+  await control.clearFaults(sb.url);
+});
+
+test("dynamics-fo: create an order in the configured company: header then lines, number in refs; mayExist finds it", async () => {
+  const a = adapter();
+  const o = order();
+  const first = await a.createOrder(o, {});
+  assert.equal(first.created, true);
+  const ref = first.order.refs.find((r) => r.system === "dynamics-fo");
+  assert.match(ref.number, /^\d{6}$/);
+  assert.equal(first.order.orderNumber, ref.number);
+  const [header] = await headersWith(o.externalReference);
+  assert.equal(header.dataAreaId, "usmf");
+  assert.equal(header.OrderingCustomerAccountNumber, "C-1001");
+  assert.deepEqual((await linesOf(ref.number)).map((l) => [l.LineNumber, l.ItemNumber, l.OrderedSalesQuantity, l.SalesPrice]), [[1, "GAD-2", 2, 150], [2, "WID-1", 3, 9.99]]);
+  const again = await a.createOrder(o, { mayExist: true });
+  assert.equal(again.created, false);
+  assert.equal(again.order.orderNumber, ref.number);
+  await exactlyOne(o);
+});
+
+test("dynamics-fo: an expired token is renewed once; a wrong secret is an auth failure", async () => {
+  const a = adapter();
+  await a.createOrder(order(), {});
+  const tokens = kit.requests(await control.stats(sb.url), "POST", "token");
+  await control.expireTokens(sb.url);
+  const o = order();
+  assert.equal((await a.createOrder(o, {})).created, true);
+  assert.equal(kit.requests(await control.stats(sb.url), "POST", "token"), tokens + 1);
+  await exactlyOne(o);
+  const bad = adapter({ clientSecret: "wrong" });
+  await assert.rejects(bad.getOrder({ id: "000001" }, {}), (err) => err instanceof TechnicalError && err.kind === "auth" && !err.retryable && /AADSTS7000215/.test(err.message));
+});
+
+// F&O's 429 asks for 5 s (Retry-After): the burst case gets a retry budget that covers it.
+const faults = kit.CREATE_FAULTS.map((c) => (c.fault.kind === "throttle" ? { fault: { kind: "throttle", count: 1 }, connection: { retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 9000 } } } : c));
+for (const [target, path] of [["header", "/data/SalesOrderHeadersV2"], ["line", "/data/SalesOrderLines"]]) {
+  for (const { fault, connection, settleMs } of faults) {
+    if (target === "line" && !["lost-response", "malformed", "html-502", "error"].includes(fault.kind)) continue;
+    test(`dynamics-fo: ${kit.name(fault)} on the ${target} create → exactly one order, each line once`, async () => {
+      const a = adapter({ connection });
+      const o = order();
+      const before = (await control.stats(sb.url)).faults[fault.kind] ?? 0;
+      await control.faults(sb.url, [{ ...fault, method: "POST", path }]);
+      const outcome = await a.createOrder(o, {});
+      assert.ok(outcome.order.refs.some((r) => r.system === "dynamics-fo"));
+      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) > before, "the fault fired");
+      if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
+      await exactlyOne(o);
+    });
+  }
+}
+
+test("dynamics-fo: a 500 is technical; nothing written", async () => {
+  const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
+  const o = order();
+  await control.faults(sb.url, [{ kind: "error", status: 500, method: "POST", path: "/data/SalesOrderHeadersV2" }]);
+  await assert.rejects(a.createOrder(o, {}), (err) => err instanceof TechnicalError && err.status === 500);
+  assert.equal((await headersWith(o.externalReference)).length, 0);
+});
+
+test("dynamics-fo: infolog errors are business rejections naming the field; a refused line removes its order", async () => {
+  const a = adapter();
+  const badLine = order({ lines: [{ lineNumber: 1, product: { sku: "GAD-2" }, quantity: 1, unitPrice: { amount: "1.00", currency: "EUR" } }, { lineNumber: 2, product: { sku: "NOPE-1" }, quantity: 1, unitPrice: { amount: "1.00", currency: "EUR" } }] });
+  await assert.rejects(a.createOrder(badLine, {}), (err) => err instanceof BusinessError && err.field === "ItemNumber" && /Item number NOPE-1 does not exist/.test(err.message) && err.code === "AxODataWriteException");
+  assert.equal((await headersWith(badLine.externalReference)).length, 0, "no half-written order is left");
+  const badCustomer = order();
+  badCustomer.customer.refs[1].id = "C-9999";
+  await assert.rejects(a.createOrder(badCustomer, {}), (err) => err instanceof BusinessError && err.field === "OrderingCustomerAccountNumber");
+  const noGroup = adapter({ orderDefaults: {} });
+  await assert.rejects(noGroup.ensureCustomer({ refs: [{ system: "salesforce", id: `001${kit.tag()}` }], name: "No Group" }, {}), (err) => err instanceof BusinessError && err.field === "CustomerGroupId");
+  const unknownGroup = adapter({ orderDefaults: { customerGroupId: "77" } });
+  await assert.rejects(unknownGroup.ensureCustomer({ refs: [{ system: "salesforce", id: `001${kit.tag()}` }], name: "Bad Group" }, {}), (err) => err instanceof BusinessError && err.field === "Customer group");
+});
+
+test("dynamics-fo: ensure customer creates it once in the configured company, keyed by the CRM id", async () => {
+  const a = adapter({ company: "demf" });
+  const t = kit.tag().slice(-12);
+  const customer = { refs: [{ system: "salesforce", id: `001${t}` }], name: `Contoso ${t}`, currency: "EUR", billingAddress: { city: "Munich", country: "DE" } };
+  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/data/CustomersV3", count: 1 }]);
+  const first = await a.ensureCustomer(customer, {});
+  assert.deepEqual(first.ref, { system: "dynamics-fo", id: `001${t}`, type: "CustomersV3", number: `001${t}` });
+  assert.equal((await a.ensureCustomer(customer, {})).created, false);
+  const stored = (await control.records(sb.url, "CustomersV3")).filter((c) => c.CustomerAccount === `001${t}`);
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].dataAreaId, "demf");
+  assert.equal(stored[0].AddressCountryRegionId, "DEU");
+  assert.equal(await a.getOrder({ externalReference: "PO-77" }, {}), undefined, "usmf's order is not visible from demf");
+});
+
+test("dynamics-fo: get an order by number and by external reference; a missing one is undefined", async () => {
+  const a = adapter();
+  const o = order();
+  const { order: created } = await a.createOrder(o, {});
+  const byId = await a.getOrder({ id: created.orderNumber }, {});
+  assert.equal(byId.externalReference, o.externalReference);
+  assert.deepEqual(byId.lines.map((l) => [l.lineNumber, l.product.sku, l.unitPrice.amount]), [[1, "GAD-2", "150.00"], [2, "WID-1", "9.99"]]);
+  assert.equal((await a.getOrder({ externalReference: o.externalReference }, {})).orderNumber, created.orderNumber);
+  assert.equal(await a.getOrder({ id: "999999" }, {}), undefined);
+  assert.equal(await a.getOrder({ externalReference: "NO-SUCH" }, {}), undefined);
+});
+
+/** Creates n orders and invoices each; resolves with the invoice numbers. */
+async function invoices(a, n) {
+  const numbers = [];
+  for (let i = 0; i < n; i++) {
+    const { order: o } = await a.createOrder(order(), {});
+    numbers.push((await control.seed(sb.url, "SalesInvoiceHeaders", { SalesOrderNumber: o.orderNumber }))[0].InvoiceNumber);
+  }
+  return numbers;
+}
+
+test("dynamics-fo: invoices by watermark: oldest first, page by page, an unmappable one rejected, then only newer ones", async () => {
+  const a = adapter();
+  const pages = [];
+  for await (const page of a.listInvoices(undefined, { pageSize: 2 })) pages.push(page);
+  assert.ok(pages.length >= 1);
+  const watermark = pages[pages.length - 1].watermark;
+  assert.match(watermark, /^\d{4}-\d\d-\d\dT.*Z\|CIV-\d+$/);
+
+  const fresh = await invoices(a, 2);
+  const [odd] = await control.seed(sb.url, "SalesOrderHeadersV2", { OrderingCustomerAccountNumber: "C-1001", CustomersOrderReference: `ODD-${kit.tag()}`, CurrencyCode: "EURO" });
+  await control.seed(sb.url, "SalesOrderLines", { SalesOrderNumber: odd.SalesOrderNumber, ItemNumber: "SUP-12", OrderedSalesQuantity: 1 });
+  const [oddInvoice] = await control.seed(sb.url, "SalesInvoiceHeaders", { SalesOrderNumber: odd.SalesOrderNumber });
+  const last = await invoices(a, 1);
+  const next = [];
+  for await (const page of a.listInvoices(watermark, { pageSize: 2 })) next.push(page);
+  assert.equal(next.length, 2);
+  assert.deepEqual(next.flatMap((p) => p.invoices.map((i) => i.invoiceNumber)), [...fresh, ...last]);
+  assert.deepEqual(next.flatMap((p) => p.rejected.map((r) => r.id)), [oddInvoice.InvoiceNumber]);
+  const first = next[0].invoices[0];
+  assert.deepEqual(first.totals.total, { amount: "329.97", currency: "EUR" });
+  assert.equal(first.lines.length, 2);
+  const after = [];
+  for await (const page of a.listInvoices(next[1].watermark, { pageSize: 2 })) after.push(page);
+  assert.deepEqual(after, []);
+  assert.equal((await a.getInvoice(fresh[0], {})).invoiceNumber, fresh[0]);
+  assert.equal(await a.getInvoice("CIV-999999", {}), undefined);
+});
+
+test("dynamics-fo: record payment is not offered", async () => {
+  await assert.rejects(adapter().recordPayment({ refs: [], amount: { amount: "1.00", currency: "EUR" }, paymentDate: "2026-11-21" }, {}), /record payment.*not offered/);
+});
+
+// ---- Node-RED -------------------------------------------------------------------------------------------------
+
+function connectionNode(fields = {}) {
+  return kit.connection(
+    { system: "dynamics-fo", baseUrl: sb.url, foTenantId: D.tenantId, foCompany: "usmf", tokenUrl: `${sb.url}/${D.tenantId}/oauth2/v2.0/token`, orderDefaults: JSON.stringify({ customerGroupId: "30" }), ...fields },
+    { clientId: D.clientId, clientSecret: D.clientSecret },
+  );
+}
+
+test("dynamics-fo in Node-RED: keelson-erp-order ensures the customer and creates once through a lost response; bad data on output 2", async () => {
+  const run = await kit.orderFlow(connectionNode(), { ensureCustomer: true });
+  const o = order();
+  o.customer.refs = o.customer.refs.filter((r) => r.system !== "dynamics-fo");
+  o.customer.refs[0].id = o.customer.refs[0].id.slice(-18);
+  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/data/SalesOrderHeadersV2", count: 1 }]);
+  const ok = await run({ payload: o, correlationId: "nr-1" });
+  assert.equal(ok.out, "accepted", JSON.stringify(ok.msg.error));
+  assert.equal(ok.msg.erp.customerCreated, true);
+  assert.equal(ok.msg.correlationId, "nr-1");
+  await exactlyOne(o);
+  assert.equal((await headersWith(o.externalReference))[0].OrderingCustomerAccountNumber, o.customer.refs[0].id);
+
+  const bad = await run({ payload: order({ lines: [{ lineNumber: 1, product: { sku: "NOPE-2" }, quantity: 1, unitPrice: { amount: "1.00", currency: "EUR" } }] }) });
+  assert.equal(bad.out, "rejected");
+  assert.equal(bad.msg.error.field, "ItemNumber");
+  assert.match(bad.msg.error.message, /NOPE-2/);
+});
+
+test("dynamics-fo in Node-RED: keelson-erp-invoice lists by watermark; payment reaches Catch as not offered", async () => {
+  const list = await kit.invoiceFlow(connectionNode(), { pageSize: 2, watermark: "fo" });
+  const first = await list();
+  assert.equal(first.caught.length, 0, JSON.stringify(first.caught[0]?.error));
+  assert.ok(first.out.length >= 1);
+  assert.match(await list.watermark(), /\|CIV-\d+$/);
+  assert.equal((await list()).out.length, 0);
+  const a = adapter();
+  const fresh = await invoices(a, 3);
+  const third = await list();
+  assert.deepEqual(third.out.map((m) => m.payload.invoiceNumber), fresh);
+  assert.ok(third.out.some((m) => m.watermark.page >= 2), "more than one page");
+  await helper.unload();
+  const pay = await kit.invoiceFlow(connectionNode(), { operation: "payment" });
+  const got = await pay({ payload: { refs: [], amount: { amount: "1.00", currency: "EUR" }, paymentDate: "2026-11-21", reference: "B-1", invoices: [{ refs: [{ system: "dynamics-fo", id: fresh[0] }], amount: { amount: "1.00", currency: "EUR" } }] } });
+  assert.equal(got.caught.length, 1);
+  assert.match(got.caught[0].error.message, /record payment.*not offered/);
+});
+
+test("the connection dialog builds each new system's config and names what is missing", () => {
+  const { configOf } = require("../../dist/nodes/erp-connection/config.js");
+  const def = { id: "c", name: "", baseUrl: "https://fo.example", system: "dynamics-fo", foTenantId: "t-1", foCompany: "usmf", tokenUrl: "", scope: "" };
+  const fo = configOf(def, { clientId: "id", clientSecret: "secret" });
+  assert.deepEqual([fo.system, fo.tenantId, fo.company, fo.clientId, fo.clientSecret, fo.tokenUrl], ["dynamics-fo", "t-1", "usmf", "id", "secret", undefined]);
+  const company = process.env.ERP_COMPANY;
+  delete process.env.ERP_COMPANY;
+  try {
+    assert.throws(() => configOf({ ...def, foCompany: "" }, { clientId: "id", clientSecret: "secret" }), /company \(dataAreaId/);
+  } finally {
+    if (company !== undefined) process.env.ERP_COMPANY = company;
+  }
+  const acu = configOf({ ...def, system: "acumatica", acumaticaTenant: "Keelson", acumaticaBranch: "", acumaticaEndpoint: "Default/23.200.001" }, { user: "admin", password: "pw" });
+  assert.deepEqual([acu.user, acu.tenant, acu.branch, acu.endpoint, acu.endpointVersion], ["admin", "Keelson", undefined, "Default", "23.200.001"]);
+  const fusion = configOf({ ...def, system: "oracle-fusion", fusionAuth: "oauth2", tokenUrl: "https://idcs.example/oauth2/v1/token" }, { clientId: "id", clientSecret: "secret" });
+  assert.deepEqual(fusion.auth, { kind: "oauth2", clientId: "id", clientSecret: "secret", tokenUrl: "https://idcs.example/oauth2/v1/token" });
+  assert.equal(configOf({ ...def, system: "oracle-fusion", fusionAuth: "basic" }, { user: "u", password: "p" }).auth.kind, "basic");
+});

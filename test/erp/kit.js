@@ -1,0 +1,133 @@
+"use strict";
+// Shared by the per-vendor ERP tests (oracle-fusion, acumatica, dynamics-fo): the fault kinds every create must
+// survive, and real Node-RED flows around keelson-erp-order / keelson-erp-invoice. Not a test file.
+const { helper } = require("../support/helper");
+const storeNode = require("../../dist/nodes/store/store.js");
+const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.js");
+const orderNode = require("../../dist/nodes/erp-order/erp-order.js");
+const invoiceNode = require("../../dist/nodes/erp-invoice/erp-invoice.js");
+
+/** Fast retries so fault tests take milliseconds, not seconds. */
+const FAST = { retry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 5000 }, timeoutMs: 2000 };
+
+/** Every fault the sandboxes inject on a create, with the connection settings the case needs. */
+const CREATE_FAULTS = [
+  { fault: { kind: "throttle", count: 2 } },
+  { fault: { kind: "error", status: 503, count: 2 } },
+  { fault: { kind: "outage", durationMs: 600, mode: "reset" }, connection: { retry: { maxAttempts: 30, baseDelayMs: 20, maxDelayMs: 100, maxElapsedMs: 10000 }, breaker: { failureThreshold: 100, minimumCalls: 1000 } } },
+  { fault: { kind: "outage", durationMs: 600, mode: "503" }, connection: { retry: { maxAttempts: 30, baseDelayMs: 20, maxDelayMs: 100, maxElapsedMs: 10000 }, breaker: { failureThreshold: 100, minimumCalls: 1000 } } },
+  { fault: { kind: "html-502", count: 1 } },
+  { fault: { kind: "malformed", count: 1 } },
+  { fault: { kind: "lost-response", count: 1 } },
+  // The late original of a timed-out request commits after the client gave up on it, but before the look-up that
+  // follows (which waits as long as the request had).
+  { fault: { kind: "latency", ms: 600, count: 1 }, connection: { timeoutMs: 400 }, settleMs: 400 },
+];
+
+const name = (f) => `${f.kind}${f.mode ? ` (${f.mode})` : ""}`;
+
+async function json(base, method, path, body) {
+  const res = await fetch(base + path, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const control = {
+  faults: (base, faults) => json(base, "PUT", "/__sandbox/faults", { faults }),
+  clearFaults: (base) => json(base, "DELETE", "/__sandbox/faults"),
+  limits: (base, limits) => json(base, "PUT", "/__sandbox/limits", limits),
+  expireTokens: (base) => json(base, "POST", "/__sandbox/tokens/expire"),
+  stats: (base) => json(base, "GET", "/__sandbox/stats"),
+  records: async (base, type) => (await json(base, "GET", `/__sandbox/records/${type}`)).records,
+  seed: async (base, type, body) => (await json(base, "POST", `/__sandbox/records/${type}`, body)).records,
+};
+
+/** Requests a route of the sandbox answered, by "METHOD pattern" substring. */
+function requests(stats, method, fragment) {
+  return Object.entries(stats.routes)
+    .filter(([route]) => route.startsWith(`${method} `) && route.includes(fragment))
+    .reduce((n, [, r]) => n + r.requests, 0);
+}
+
+/** A keelson-erp-connection node (id "conn") with its credentials. */
+function connection(fields, credentials) {
+  return {
+    def: { id: "conn", type: "keelson-erp-connection", name: `${fields.system} sandbox`, maxAttempts: 6, timeoutSeconds: 2, orderDefaults: "", ...fields },
+    creds: { conn: credentials },
+  };
+}
+
+/** Loads connection + keelson-erp-order; run(msg) resolves with {out: accepted | rejected | caught, msg}. */
+async function orderFlow({ def, creds }, { operation = "create", ensureCustomer = false } = {}) {
+  await helper.load([connectionNode, orderNode], [
+    { id: "tab", type: "tab", label: "erp" },
+    def,
+    { id: "order", type: "keelson-erp-order", z: "tab", connection: "conn", operation, ensureCustomer, customer: "customer", customerType: "msg", wires: [["accepted"], ["rejected"]] },
+    { id: "accepted", type: "helper", z: "tab" },
+    { id: "rejected", type: "helper", z: "tab" },
+    { id: "catcher", type: "catch", z: "tab", scope: ["order"], uncaught: false, wires: [["caught"]] },
+    { id: "caught", type: "helper", z: "tab" },
+  ], creds);
+  return (msg, ms = 10000) => {
+    const outs = ["accepted", "rejected", "caught"];
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      for (const out of outs) {
+        helper.getNode(out).once("input", (m) => {
+          clearTimeout(timer);
+          for (const o of outs) helper.getNode(o).removeAllListeners("input");
+          resolve({ out, msg: m });
+        });
+      }
+      helper.getNode("order").receive(msg);
+    });
+  };
+}
+
+/** Loads store + connection + keelson-erp-invoice; run(msg) collects every output until Complete or Catch. */
+async function invoiceFlow({ def, creds }, { operation = "list", pageSize = 2, watermark = "test" } = {}) {
+  await helper.load([storeNode, connectionNode, invoiceNode], [
+    { id: "tab", type: "tab", label: "erp" },
+    { id: "st", type: "keelson-store", backend: "memory", dir: "", redisUrl: "", prefix: "", postgresUrl: "", schema: "", tablePrefix: "", timeout: 1000 },
+    def,
+    { id: "inv", type: "keelson-erp-invoice", z: "tab", connection: "conn", operation, store: "st", watermark, pageSize, wires: [["out"], ["rejected"]] },
+    { id: "out", type: "helper", z: "tab" },
+    { id: "rejected", type: "helper", z: "tab" },
+    { id: "catcher", type: "catch", z: "tab", scope: ["inv"], uncaught: false, wires: [["caught"]] },
+    { id: "caught", type: "helper", z: "tab" },
+    { id: "completer", type: "complete", z: "tab", scope: ["inv"], uncaught: false, wires: [["completed"]] },
+    { id: "completed", type: "helper", z: "tab" },
+  ], creds);
+  const run = (msg = { payload: "" }) =>
+    new Promise((resolve, reject) => {
+      const seen = { out: [], rejected: [], caught: [] };
+      const timer = setTimeout(() => reject(new Error(`not done within 10 s: ${JSON.stringify(seen).slice(0, 300)}`)), 10000);
+      helper.getNode("out").on("input", (m) => seen.out.push(m));
+      helper.getNode("rejected").on("input", (m) => seen.rejected.push(m));
+      const finish = () => {
+        clearTimeout(timer);
+        setImmediate(() => {
+          for (const id of ["out", "rejected", "caught", "completed"]) helper.getNode(id).removeAllListeners("input");
+          resolve(seen);
+        });
+      };
+      helper.getNode("caught").on("input", (m) => {
+        seen.caught.push(m);
+        finish();
+      });
+      helper.getNode("completed").once("input", finish);
+      helper.getNode("inv").receive(msg);
+    });
+  run.watermark = async () => (await helper.getNode("st").store()).getWatermark(watermark);
+  return run;
+}
+
+let sequence = 0;
+/** A unique tag for external references. */
+function tag() {
+  sequence++;
+  return `${Date.now().toString(36)}${process.pid.toString(36)}${sequence}`.toUpperCase();
+}
+
+module.exports = { FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, invoiceFlow, tag, helper };
