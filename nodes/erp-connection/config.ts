@@ -95,9 +95,12 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       ...(def.tlsInsecure || def.tlsCa ? { tls: { ...(def.tlsInsecure ? { insecure: true } : {}), ...(def.tlsCa ? { ca: def.tlsCa } : {}) } } : {}),
     },
     ...(json<Record<string, unknown>>(env(def.orderDefaults), "order defaults") ? { orderDefaults: json<Record<string, unknown>>(env(def.orderDefaults), "order defaults")! } : {}),
-    ...(json<ErpMappings>(def.mappings, "mappings") ? { mappings: json<ErpMappings>(def.mappings, "mappings")! } : {}),
+    ...(json<ErpMappings>(env(def.mappings), "mappings") ? { mappings: json<ErpMappings>(env(def.mappings), "mappings")! } : {}),
   };
-  const secret = (name: keyof ErpCredentials) => required(env(creds[name]) || process.env[ENV_FALLBACK[name]], `${name} (credentials, or ${ENV_FALLBACK[name]})`);
+  // NetSuite TBA's consumer key and secret are its client id and secret: ERP_CLIENT_ID/SECRET serve when the TBA names are unset.
+  const secondary: Partial<Record<keyof ErpCredentials, string>> = { consumerKey: "ERP_CLIENT_ID", consumerSecret: "ERP_CLIENT_SECRET" };
+  const secret = (name: keyof ErpCredentials) =>
+    required(env(creds[name]) || process.env[ENV_FALLBACK[name]] || (secondary[name] ? process.env[secondary[name]!] : undefined), `${name} (credentials, or ${ENV_FALLBACK[name]})`);
   switch (system) {
     case "netsuite":
       return {
@@ -115,7 +118,7 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
     case "stripe":
       return { system, ...common, secretKey: secret("secretKey") };
     default: {
-      const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
+      const profile = json<Record<string, unknown>>(env(def.profile), "REST profile") ?? {};
       const kind = def.genericAuth || "none";
       const auth: GenericRestAuth =
         kind === "bearer" ? { kind, token: secret("token") }
