@@ -97,10 +97,14 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
     ...(json<Record<string, unknown>>(env(def.orderDefaults), "order defaults") ? { orderDefaults: json<Record<string, unknown>>(env(def.orderDefaults), "order defaults")! } : {}),
     ...(json<ErpMappings>(env(def.mappings), "mappings") ? { mappings: json<ErpMappings>(env(def.mappings), "mappings")! } : {}),
   };
-  // NetSuite TBA's consumer key and secret are its client id and secret: ERP_CLIENT_ID/SECRET serve when the TBA names are unset.
-  const secondary: Partial<Record<keyof ErpCredentials, string>> = { consumerKey: "ERP_CLIENT_ID", consumerSecret: "ERP_CLIENT_SECRET" };
+  // NetSuite TBA's consumer key and secret are its client id and secret; Stripe is the billing system (BILLING_API_KEY).
+  const fallbacks = (name: keyof ErpCredentials): string[] =>
+    system === "stripe" && name === "secretKey" ? ["BILLING_API_KEY", ENV_FALLBACK[name]]
+    : name === "consumerKey" ? [ENV_FALLBACK[name], "ERP_CLIENT_ID"]
+    : name === "consumerSecret" ? [ENV_FALLBACK[name], "ERP_CLIENT_SECRET"]
+    : [ENV_FALLBACK[name]];
   const secret = (name: keyof ErpCredentials) =>
-    required(env(creds[name]) || process.env[ENV_FALLBACK[name]] || (secondary[name] ? process.env[secondary[name]!] : undefined), `${name} (credentials, or ${ENV_FALLBACK[name]})`);
+    required(env(creds[name]) || fallbacks(name).map((v) => process.env[v]).find((v) => v), `${name} (credentials, or ${fallbacks(name).join(" or ")})`);
   switch (system) {
     case "netsuite":
       return {
