@@ -140,7 +140,20 @@ async function summary() {
   console.log(`[${time}] webhooks ${c.sent} (202 ${c.accepted}, 400 ${c.badRequest}; repeats ${c.duplicates}, unknown item ${c.unknownItem}) · ERP orders ${orders}${outageUntil ? " · ERP OUTAGE" : ""} · invoices ${c.invoices} (billing ${c.billing}, ${c.billingOff} off) · outages ${c.outages}, replayed ${c.replayed} · DLQ ${await depths()}`);
 }
 
+/** Node-RED answers the webhook (a 400 for an empty body) once its flows are started. */
+async function ready() {
+  const deadline = Date.now() + 120000;
+  for (;;) {
+    const res = await fetch(webhook, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }).catch(() => undefined);
+    if (res) await res.arrayBuffer();
+    if (res && res.status === 400) return;
+    if (Date.now() > deadline) throw new Error(`${webhook} did not answer: is \`npm start\` running?`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function main() {
+  await ready();
   console.log(`demo traffic → ${webhook} (CRM ${setup.crm.system}, ERP ${setup.erp.system}); ${RATE}/s, a summary every ${INTERVAL_S} s; Ctrl-C to stop`);
   // Dead letters left from an earlier run of this script (same `npm start`) go back through the flow first.
   await replayAll().catch(report);

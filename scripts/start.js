@@ -20,6 +20,8 @@ const port = Number(process.env.PORT || 1880);
 const reset = process.argv.includes("--reset");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
+// Until this run has written what it runs, `npm run demo:traffic` must not find the last run's.
+fs.rmSync(path.join(userDir, "demo.json"), { force: true });
 execFileSync(process.execPath, [path.join(__dirname, "build.js")], { stdio: "inherit" });
 
 fs.mkdirSync(userDir, { recursive: true });
