@@ -34,9 +34,9 @@ function check(t, result, variant) {
   assert.deepEqual(before.unattributed, [], `${variant}: dead letters naming no opportunity of the run`);
   const union = new Set([...before.ordersBy.keys(), ...before.lettersBy.keys()]);
   assert.equal(union.size, distinct, "orders ∪ dead letters = the distinct opportunities sent");
-  // The faults did hit: some messages failed for good under them and some succeeded.
+  // The faults did hit: messages failed for good under them, so the dead-letter path and the replay were exercised.
   assert.ok(before.letters.length > 0, `${variant}: the campaign produced no dead letter, so it did not test the failure path`);
-  assert.ok(before.ordersBy.size > distinct / 2, `${variant}: only ${before.ordersBy.size} orders under faults`);
+  assert.equal(before.messages.size, 0, `${variant}: business rejections written back, none expected: ${JSON.stringify([...before.messages].slice(0, 3))}`);
 
   // After the replay: the queue is empty, one order each, the order number written back on every opportunity.
   assert.equal(after.letters.length, 0, `${variant}: dead letters left after the replay`);
@@ -67,7 +67,9 @@ function check(t, result, variant) {
   assert.equal(distinctOrders.size, distinct, `${variant}: distinct order numbers in order.created events`);
 
   // Every fault kind of the campaign fired, and the kill did happen mid-run.
-  for (const kind of ["error", "lost-response", "throttle", "outage"]) assert.ok(fired[kind] > 0, `${variant}: no ${kind} fault fired: ${JSON.stringify(fired)}`);
+  // The outage refuses the ERP requests made in its 10 s; when the CRM connection's breaker is open then, none are.
+  for (const kind of ["error", "lost-response", "throttle"]) assert.ok(fired[kind] > 0, `${variant}: no ${kind} fault fired: ${JSON.stringify(fired)}`);
+  assert.ok(timeline.outageAtMs > 0, `${variant}: the ERP outage was not injected`);
   assert.ok(timeline.answeredAtKill > 0 && timeline.answeredAtKill < list.length, `${variant}: the kill did not land mid-run`);
   assert.ok(instances.some((i) => i.starts === 2), `${variant}: no process was restarted`);
 
@@ -81,15 +83,16 @@ function check(t, result, variant) {
       `dlq.captured events ${dlqEvents.length}; webhooks taken per process ${JSON.stringify(box.state.answeredBy)}; write-backs ${after.writeBacks.size}/${distinct}`,
   );
   t.diagnostic(`${variant}: faults fired ${JSON.stringify(fired)}`);
+  t.diagnostic(`${variant}: dead letters under faults by error ${JSON.stringify(before.errors)}`);
   t.diagnostic(`${variant}: timeline ${JSON.stringify(timeline)}; processes ${instances.map((i) => `${i.label} started ${i.starts}×`).join(", ")}`);
 }
 
-test(`quote-to-cash fault campaign on the file store: ${CAMPAIGN.opportunities} opportunities, one Node-RED SIGKILLed and restarted`, { timeout: 240000 }, async (t) => {
+test(`quote-to-cash fault campaign on the file store: ${CAMPAIGN.opportunities} opportunities, one Node-RED SIGKILLed and restarted`, { timeout: 420000 }, async (t) => {
   const result = await runCampaign({ store: { backend: "file" }, log: (line) => t.diagnostic(`file: ${line}`) });
   check(t, result, "file");
 });
 
-test(`quote-to-cash fault campaign on Redis: two Node-RED processes take the webhooks in turn, one SIGKILLed and restarted`, { timeout: 240000 }, async (t) => {
+test(`quote-to-cash fault campaign on Redis: two Node-RED processes take the webhooks in turn, one SIGKILLed and restarted`, { timeout: 420000 }, async (t) => {
   const result = await runCampaign({ store: { backend: "redis" }, instanceCount: 2, killIndex: 1, log: (line) => t.diagnostic(`redis: ${line}`) });
   check(t, result, "redis");
   // Both processes took a good share of the webhooks.
@@ -98,7 +101,7 @@ test(`quote-to-cash fault campaign on Redis: two Node-RED processes take the web
   for (const n of taken) assert.ok(n > result.list.length / 4, JSON.stringify(result.box.state.answeredBy));
 });
 
-test(`quote-to-cash fault campaign on PostgreSQL: one Node-RED SIGKILLed and restarted`, { timeout: 240000 }, async (t) => {
+test(`quote-to-cash fault campaign on PostgreSQL: one Node-RED SIGKILLed and restarted`, { timeout: 420000 }, async (t) => {
   const result = await runCampaign({ store: { backend: "postgres" }, log: (line) => t.diagnostic(`postgres: ${line}`) });
   check(t, result, "postgres");
 });

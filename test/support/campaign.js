@@ -35,8 +35,8 @@ const CAMPAIGN = {
 };
 // A delivery without an outcome this long after it was answered is sent again (the outbox's redelivery interval).
 const REDELIVER_AFTER_MS = 30000;
-// How long a claim made by a process that then died blocks its key (the gate's lease, set through the flow's environment).
-const LEASE_SECONDS = 20;
+// How long a claim made by a process that then died blocks its key (the claiming gate's lease).
+const LEASE_SECONDS = 30;
 const SETTLE_TIMEOUT_MS = Number(process.env.KEELSON_CAMPAIGN_SETTLE_MS) || 120000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -98,7 +98,6 @@ function flowEnvironment(vendors, store) {
     ERP_TOKEN_SECRET: netsuite.tba.tokenSecret,
     MQTT_URL,
     ERP_ORDER_DEFAULTS: JSON.stringify({ subsidiary: "1" }),
-    KEELSON_GATE_LEASE_SECONDS: String(LEASE_SECONDS),
     KEELSON_STORE: store.backend,
     REDIS_URL,
     DATABASE_URL: POSTGRES_URL,
@@ -106,9 +105,10 @@ function flowEnvironment(vendors, store) {
 }
 
 /**
- * flows/quote-to-cash.json as shipped, with two changes a deployment would make too: the store keeps this run's
- * state apart (its own Redis prefix / PostgreSQL schema, so runs on the shared services cannot meet), and a
- * separate tab answers GET /ready once the flow's HTTP routes are up.
+ * flows/quote-to-cash.json as shipped, with what a deployment sets, changed: the store keeps this run's state apart
+ * (its own Redis prefix / PostgreSQL schema, so runs on the shared services cannot meet); the claim's lease is
+ * LEASE_SECONDS instead of the shipped 600 s, so a claim orphaned by the SIGKILL runs out within the test rather than
+ * ten minutes later; and a separate tab answers GET /ready once the HTTP routes are up.
  */
 function campaignFlows(store) {
   const flows = JSON.parse(fs.readFileSync(FLOW_FILE, "utf8"));
@@ -116,8 +116,11 @@ function campaignFlows(store) {
   if (stores.length !== 1) throw new Error(`${FLOW_FILE} should hold one keelson-store, not ${stores.length}`);
   if (store.prefix) stores[0].prefix = store.prefix;
   if (store.schema) stores[0].schema = store.schema;
+  const claims = flows.filter((n) => n.type === "keelson-gate" && (n.action || "claim") === "claim");
+  if (claims.length !== 1) throw new Error(`${FLOW_FILE} should claim in one gate, not ${claims.length}`);
+  claims[0].leaseSeconds = LEASE_SECONDS;
   const dlqs = flows.filter((n) => n.type === "keelson-dlq");
-  if (dlqs.length < 1) throw new Error(`${FLOW_FILE} has no keelson-dlq node`);
+  if (dlqs.length !== 1) throw new Error(`${FLOW_FILE} should hold one keelson-dlq, not ${dlqs.length}`);
   const tab = nodeId();
   return { flows: [...flows, { id: tab, type: "tab", label: "campaign probe" }, ...readyProbe(tab)], queue: (dlqs[0].queue || "default").trim() };
 }
@@ -307,7 +310,13 @@ async function snapshot(vendors, url, queue, known) {
     if (!id) unattributed.push(l.id);
     else lettersBy.set(id, [...(lettersBy.get(id) || []), l]);
   }
-  return { ordersBy, writeBacks, messages, lettersBy, letters, unattributed };
+  const errors = {};
+  for (const l of letters) {
+    // "connection failed (ECONNRESET) … GET http://…/eid:0015g…" → its kind, without the URL's ids
+    const kind = String(l.error.message).replace(/https?:\/\/\S+/g, "<url>").slice(0, 120);
+    errors[kind] = (errors[kind] || 0) + 1;
+  }
+  return { ordersBy, writeBacks, messages, lettersBy, letters, unattributed, errors };
 }
 
 /**
@@ -338,6 +347,7 @@ async function settle({ vendors, instances, queue, known, box, want = settledOf,
     if (quiet && missing.length === 0) return { snap, ...counts };
     if (quiet && replay && snap.letters.length) {
       const n = await replay(live);
+      log(`${label}: replay round ${counts.replayRounds + 1} at ${new Date().toISOString()}`);
       counts.replayed += n;
       counts.replayRounds++;
       log(`${label}: replay round ${counts.replayRounds} sent ${n} of ${snap.letters.length} dead letters; ${snap.writeBacks.size} write-backs so far`);
@@ -357,6 +367,31 @@ async function settle({ vendors, instances, queue, known, box, want = settledOf,
   }
 }
 
+/**
+ * Replays single dead letters (a different one each time, so none is parked for too many attempts) until one of them
+ * reaches its write-back: the vendors and the connections in front of them are healthy again. Returns the probes sent.
+ */
+async function probeReplay({ vendors, instances, queue, known, before, log }) {
+  const letters = before.letters.filter((l) => !before.writeBacks.has(opportunityOfLetter(l, known)));
+  for (let probe = 0; probe < letters.length && probe < 40; probe++) {
+    const letter = letters[probe];
+    const id = opportunityOfLetter(letter, known);
+    const live = instances.find((i) => i.ready);
+    const res = await request(`${live.url}/keelson/dlq/entries/${encodeURIComponent(letter.id)}/replay`, { method: "POST", body: {} });
+    if (res.status !== 200) throw new Error(`replaying ${letter.id} answered ${res.status} ${res.text.slice(0, 200)}`);
+    for (let i = 0; i < 10; i++) {
+      await sleep(200);
+      const opportunity = (await control(vendors.crm, "GET", "/records/Opportunity")).records.find((o) => o.Id === id);
+      if (opportunity && opportunity.ERP_Order_Number__c) {
+        log(`replay probe ${probe + 1} came through`);
+        return probe + 1;
+      }
+    }
+    await sleep(1000);
+  }
+  return 0;
+}
+
 /** Faults fired per kind, summed over both sandboxes. */
 async function faultsFired(vendors) {
   const out = {};
@@ -364,14 +399,22 @@ async function faultsFired(vendors) {
   return out;
 }
 
-/** The steady faults on both sandboxes' API paths (never the control plane): 5xx and answers lost after commit. */
+/**
+ * The vendors' data APIs, where the campaign's faults go: Salesforce's REST API (not its OAuth token endpoint, whose
+ * failures the CRM connection does not retry — see the test's notes) and NetSuite's REST record and query services
+ * (signed per request with TBA, no token endpoint).
+ */
+const API_PATHS = { crm: "/services/data/*", erp: "/services/rest/*" };
+
+/** The steady faults: 5xx and answers lost after the vendor committed. */
 async function injectSteadyFaults(vendors) {
-  for (const s of [vendors.crm, vendors.erp]) {
-    await control(s, "PUT", "/faults", {
+  for (const side of ["crm", "erp"]) {
+    const path = API_PATHS[side];
+    await control(vendors[side], "PUT", "/faults", {
       faults: [
-        { kind: "error", status: 500, probability: CAMPAIGN.errorRate / 2 },
-        { kind: "error", status: 503, probability: CAMPAIGN.errorRate / 2 },
-        { kind: "lost-response", probability: CAMPAIGN.lostResponseRate },
+        { kind: "error", status: 500, path, probability: CAMPAIGN.errorRate / 2 },
+        { kind: "error", status: 503, path, probability: CAMPAIGN.errorRate / 2 },
+        { kind: "lost-response", path, probability: CAMPAIGN.lostResponseRate },
       ],
     });
   }
@@ -413,7 +456,7 @@ async function runCampaign({ store, instanceCount = 1, killIndex = 0, log = () =
     let outageStarted = false;
     let killed;
     const bursts = setInterval(() => {
-      for (const s of [vendors.crm, vendors.erp]) control(s, "POST", "/faults", { faults: [{ kind: "throttle", count: CAMPAIGN.throttleBurst }] }).catch(() => undefined);
+      for (const side of ["crm", "erp"]) control(vendors[side], "POST", "/faults", { faults: [{ kind: "throttle", path: API_PATHS[side], count: CAMPAIGN.throttleBurst }] }).catch(() => undefined);
     }, CAMPAIGN.throttleEveryMs);
     const started = Date.now();
     try {
@@ -421,7 +464,7 @@ async function runCampaign({ store, instanceCount = 1, killIndex = 0, log = () =
         if (!outageStarted && answered >= list.length * CAMPAIGN.outageAt) {
           outageStarted = true;
           timeline.outageAtMs = Date.now() - started;
-          await control(vendors.erp, "POST", "/faults", { faults: [{ kind: "outage", durationMs: CAMPAIGN.outageMs }] });
+          await control(vendors.erp, "POST", "/faults", { faults: [{ kind: "outage", path: API_PATHS.erp, durationMs: CAMPAIGN.outageMs }] });
         }
         if (!killed && answered >= list.length * CAMPAIGN.killAt) {
           const victim = instances[killIndex];
@@ -445,15 +488,18 @@ async function runCampaign({ store, instanceCount = 1, killIndex = 0, log = () =
     timeline.redelivered = first.redelivered;
     log(`first pass: ${list.length} deliveries answered in ${timeline.firstPassMs} ms, settled at ${timeline.settledMs} ms; ${first.redelivered} redelivered`);
 
-    // The incident is over: faults off, then the operator replays the whole queue through the admin API.
+    // The incident is over: faults off. The operator replays one dead letter at a time until one comes through (the
+    // connections' circuit breakers stay open up to 30 s after the last failure), then the whole queue.
     for (const s of [vendors.crm, vendors.erp]) await control(s, "DELETE", "/faults");
     const before = first.snap;
-    // No redelivery from here on: the replay alone has to bring every dead letter to its order and write-back.
+    timeline.probes = await probeReplay({ vendors, instances, queue, known, before, log });
+    timeline.healthyMs = Date.now() - started;
     const replay = async (live) => {
       const res = await request(`${live.url}/keelson/dlq/queues/${encodeURIComponent(queue)}/bulk`, { method: "POST", body: { action: "replay", all: true } });
       if (res.status !== 200) throw new Error(`replay answered ${res.status} ${res.text.slice(0, 200)}`);
       return res.body.replayed;
     };
+    // No redelivery from here on: the replay alone has to bring every dead letter to its order and write-back.
     const replayed = await settle({ vendors, instances, queue, known, box, want: (snap, id) => snap.writeBacks.has(id) && snap.letters.length === 0, redeliver: false, replay, label: "after replay", log });
     const after = replayed;
     timeline.replayedMs = Date.now() - started;
