@@ -7,10 +7,11 @@
 // drains the queue with still one order each, every opportunity carries its order number, and order.created events
 // name every order.
 //
-// The sender is the CRM's outbound webhook with an outbox (test/support/campaign.js): it re-sends a delivery until
-// some Node-RED answers 202, and re-sends an opportunity whose outcome (write-back or dead letter) has not shown up
-// 8 s after its last 202. The flow answers 202 on receipt, so a message in flight when its process is SIGKILLed lives
-// on only in the sender's outbox; the README's "Delivery guarantees" says so.
+// The sender is the CRM side (test/support/campaign.js): a webhook sender that re-sends a delivery until some Node-RED
+// answers 202, and an outbox sweep that re-sends an opportunity whose outcome (write-back or dead letter) has not shown
+// up 30 s after its last 202. The flow answers 202 on receipt, so a message in flight when its process is SIGKILLed
+// lives on only in that outbox; its key, if already claimed, is taken over once the claim's lease runs out (shortened
+// from the shipped 600 s to 30 s here). The README's "Delivery guarantees" says so.
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { runCampaign, CAMPAIGN } = require("../support/campaign");

@@ -3,11 +3,11 @@
 // flows/quote-to-cash.json against the Salesforce and NetSuite sandboxes (in this process, with faults injected through
 // their control plane), the real Mosquitto on 127.0.0.1:1883 and the store under test.
 //
-// The sender plays the CRM's outbound webhook with an outbox, the way Salesforce outbound messages and HubSpot
-// webhooks deliver: each won opportunity is POSTed until a 2xx answers it, and the outbox keeps the opportunity until
-// its outcome is visible in the CRM (the ERP order number written back), or the integration reports it as a dead
-// letter. An opportunity with no outcome after REDELIVER_AFTER_MS is sent again. That sweep is what makes "none lost"
-// hold for a webhook answered 202 whose message was in flight when Node-RED died: the 202 only says "received".
+// The sender plays the CRM side: a webhook sender that POSTs each won opportunity until a 2xx answers it, and an
+// outbox sweep that keeps the opportunity until its outcome is visible (the ERP order number or a rejection written
+// back to it, or a dead letter naming it) and sends it again when none shows REDELIVER_AFTER_MS after its last 202.
+// That sweep is what makes "none lost" hold for a webhook answered 202 whose message was in flight when Node-RED was
+// killed: the 202 only says "received" (README, Reference flows, Delivery guarantees).
 const fs = require("node:fs");
 const path = require("node:path");
 const { startNodeRed } = require("./nodered");
@@ -17,7 +17,7 @@ const WEBHOOK = "/keelson/q2c/opportunity-won";
 const MQTT_URL = process.env.KEELSON_TEST_MQTT_URL || "mqtt://127.0.0.1:1883";
 const ORDER_TOPIC = "keelson/v1/order/created";
 const DLQ_TOPIC = "keelson/v1/dlq/captured";
-const FLOW_FILE = process.env.KEELSON_CAMPAIGN_FLOW || path.join(root, "flows", "quote-to-cash.json");
+const FLOW_FILE = path.join(root, "flows", "quote-to-cash.json");
 
 /** The campaign as issue #7 states it; the test may scale it with KEELSON_CAMPAIGN_OPPORTUNITIES for a quick look. */
 const CAMPAIGN = {
@@ -37,7 +37,7 @@ const CAMPAIGN = {
 const REDELIVER_AFTER_MS = 30000;
 // How long a claim made by a process that then died blocks its key (the claiming gate's lease).
 const LEASE_SECONDS = 30;
-const SETTLE_TIMEOUT_MS = Number(process.env.KEELSON_CAMPAIGN_SETTLE_MS) || 120000;
+const SETTLE_TIMEOUT_MS = 240000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -196,15 +196,18 @@ async function subscribe(clientId) {
   };
 }
 
-/** The deliveries: each opportunity once, a tenth of them twice, shuffled (some duplicates land right after their first). */
-function deliveries(ids, share) {
-  const list = [...ids];
-  for (const id of ids) if (Math.random() < share) list.push(id);
+function shuffle(list) {
   for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     [list[i], list[j]] = [list[j], list[i]];
   }
   return list;
+}
+
+/** The deliveries: each opportunity once and `share` of them twice, shuffled (some repeats land right after their first). */
+function deliveries(ids, share) {
+  const twice = shuffle([...ids]).slice(0, Math.round(ids.length * share));
+  return shuffle([...ids, ...twice]);
 }
 
 /**
@@ -520,14 +523,13 @@ async function runCampaign({ store, instanceCount = 1, killIndex = 0, log = () =
       events: subscriber.received[ORDER_TOPIC].slice(),
       dlqEvents: subscriber.received[DLQ_TOPIC].slice(),
       instances: instances.map((i) => ({ label: i.label, starts: i.starts, log: i.log() })),
-      vendors,
     };
   } finally {
     await Promise.all(created.map((i) => i.stop()));
     if (subscriber) await subscriber.close().catch(() => undefined);
     await Promise.all([vendors.crm.close(), vendors.erp.close()]);
     for (const c of cleanups) await c().catch(() => undefined);
-    if (!process.env.KEELSON_CAMPAIGN_KEEP) for (const i of created) fs.rmSync(i.userDir, { recursive: true, force: true });
+    for (const i of created) fs.rmSync(i.userDir, { recursive: true, force: true });
   }
 }
 
