@@ -35,6 +35,16 @@ function optional(value: string | number | undefined): number | undefined {
   return n;
 }
 
+/** Where an empty credential is read from, so the reference flows run from environment variables alone. */
+const ENV_FALLBACK: Record<keyof CrmCredentials, string> = {
+  clientId: "CRM_CLIENT_ID",
+  clientSecret: "CRM_CLIENT_SECRET",
+  privateKey: "CRM_PRIVATE_KEY",
+  username: "CRM_USERNAME",
+  accessToken: "CRM_ACCESS_TOKEN",
+  refreshToken: "CRM_REFRESH_TOKEN",
+};
+
 export = function register(RED: NodeAPI): void {
   function CrmConnectionConfigNode(this: CrmConnectionNode, def: CrmConnectionDef) {
     RED.nodes.createNode(this, def);
@@ -51,9 +61,10 @@ export = function register(RED: NodeAPI): void {
     let setupError: Error | undefined;
     node.system = env(def.system) as CrmSystem;
     try {
+      // An empty credential is read from the environment (CRM_CLIENT_ID…): a flow file carries no credentials.
       const credentials: CrmCredentials = {};
-      for (const key of ["clientId", "clientSecret", "privateKey", "username", "accessToken", "refreshToken"] as const) {
-        const value = env(node.credentials?.[key]);
+      for (const [key, fallback] of Object.entries(ENV_FALLBACK) as Array<[keyof CrmCredentials, string]>) {
+        const value = env(node.credentials?.[key]) ?? env(`\${${fallback}}`);
         if (value) credentials[key] = value;
       }
       const field = (name: string, value: string | number | undefined): number | undefined => {

@@ -95,9 +95,16 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       ...(def.tlsInsecure || def.tlsCa ? { tls: { ...(def.tlsInsecure ? { insecure: true } : {}), ...(def.tlsCa ? { ca: def.tlsCa } : {}) } } : {}),
     },
     ...(json<Record<string, unknown>>(env(def.orderDefaults), "order defaults") ? { orderDefaults: json<Record<string, unknown>>(env(def.orderDefaults), "order defaults")! } : {}),
-    ...(json<ErpMappings>(def.mappings, "mappings") ? { mappings: json<ErpMappings>(def.mappings, "mappings")! } : {}),
+    ...(json<ErpMappings>(env(def.mappings), "mappings") ? { mappings: json<ErpMappings>(env(def.mappings), "mappings")! } : {}),
   };
-  const secret = (name: keyof ErpCredentials) => required(env(creds[name]) || process.env[ENV_FALLBACK[name]], `${name} (credentials, or ${ENV_FALLBACK[name]})`);
+  // NetSuite TBA's consumer key and secret are its client id and secret; Stripe is the billing system (BILLING_API_KEY).
+  const fallbacks = (name: keyof ErpCredentials): string[] =>
+    system === "stripe" && name === "secretKey" ? ["BILLING_API_KEY", ENV_FALLBACK[name]]
+    : name === "consumerKey" ? [ENV_FALLBACK[name], "ERP_CLIENT_ID"]
+    : name === "consumerSecret" ? [ENV_FALLBACK[name], "ERP_CLIENT_SECRET"]
+    : [ENV_FALLBACK[name]];
+  const secret = (name: keyof ErpCredentials) =>
+    required(env(creds[name]) || fallbacks(name).map((v) => process.env[v]).find((v) => v), `${name} (credentials, or ${fallbacks(name).join(" or ")})`);
   switch (system) {
     case "netsuite":
       return {
@@ -115,7 +122,7 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
     case "stripe":
       return { system, ...common, secretKey: secret("secretKey") };
     default: {
-      const profile = json<Record<string, unknown>>(def.profile, "REST profile") ?? {};
+      const profile = json<Record<string, unknown>>(env(def.profile), "REST profile") ?? {};
       const kind = def.genericAuth || "none";
       const auth: GenericRestAuth =
         kind === "bearer" ? { kind, token: secret("token") }

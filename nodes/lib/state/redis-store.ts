@@ -225,12 +225,22 @@ function letterOf(id: string, h: Record<string, string>, now: number): DeadLette
   return letter;
 }
 
+/** A claim's SET NX waiting for the next batch. */
+interface PendingSet {
+  key: string;
+  record: string;
+  expiresAt: string;
+  resolve: (set: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 export class RedisStore implements Store {
   readonly backend = "redis";
   private readonly client: ScriptedRedis;
   private readonly prefix: string;
   private readonly deadlines: Deadlines;
   private readyWait: Promise<void> | undefined;
+  private pendingSets: PendingSet[] = [];
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
@@ -296,8 +306,8 @@ export class RedisStore implements Store {
     const expiresAt = String(request.now + request.retentionMs);
     const record = `c\n${token}\n${now}\n${request.now + request.leaseMs}\n\n${expiresAt}\n${request.fingerprint ?? ""}\n`;
     return this.run(async (client) => {
-      // Most claims are for new keys: one SET NX, pipelined with its neighbours; the script decides the rest.
-      if ((await client.set(redisKey, record, "PXAT", expiresAt, "NX")) === "OK") return { outcome: "new", token, claimedAt: request.now, reclaimed: false };
+      // Most claims are for new keys: one SET NX, batched with its neighbours; the script decides the rest.
+      if (await this.setIfAbsent(redisKey, record, expiresAt)) return { outcome: "new", token, claimedAt: request.now, reclaimed: false };
       const r = await client.keelsonClaim(redisKey, record, now, expiresAt, request.fingerprint ?? "");
       switch (r[0]) {
         case "new":
@@ -313,6 +323,37 @@ export class RedisStore implements Store {
       }
     });
   }
+
+  /**
+   * SET NX PXAT, sent with every other claim made before the event loop turns. Node-RED hands each message to a
+   * node in a callback of its own, and ioredis's auto-pipelining flushes at the end of each: claims arriving one
+   * message at a time would each cost a write and a reply read. Collected until setImmediate, they share one.
+   */
+  private setIfAbsent(key: string, record: string, expiresAt: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.pendingSets.length === 0) setImmediate(this.flushSets);
+      this.pendingSets.push({ key, record, expiresAt, resolve, reject });
+    });
+  }
+
+  private readonly flushSets = (): void => {
+    const batch = this.pendingSets;
+    this.pendingSets = [];
+    const pipeline = this.client.pipeline();
+    for (const s of batch) pipeline.set(s.key, s.record, "PXAT", s.expiresAt, "NX");
+    pipeline.exec().then(
+      (replies) => {
+        for (let i = 0; i < batch.length; i++) {
+          const [err, reply] = replies?.[i] ?? [new Error("no reply in the pipeline"), null];
+          if (err) batch[i]!.reject(err);
+          else batch[i]!.resolve(reply === "OK");
+        }
+      },
+      (err: unknown) => {
+        for (const s of batch) s.reject(err);
+      },
+    );
+  };
 
   private finish(key: string, token: string, target: "d" | "f" | "x", tail: string, request: { now: number; retentionMs: number }): Promise<void> {
     const redisKey = this.prefix + "g:" + checkKey(key);
