@@ -32,10 +32,11 @@ const FLOW_FILE = path.join(__dirname, "..", "flows", "quote-to-cash.json");
 const API = "/services/data/v59.0";
 
 /**
- * The Node-RED settings that turn Keelson telemetry on, for the "keelson+telemetry" variant (BENCH_TELEMETRY=1).
- * The telemetry work decides the real switch; when it lands, this is the one line to change.
+ * The Node-RED settings that turn every part of Keelson telemetry on, for the "keelson+telemetry" variant
+ * (BENCH_TELEMETRY=1), as the telemetry branch reads settings.js `keelson` (metrics, trace, JSON step logs). Until
+ * that work is merged the key is ignored and the variant runs the plain flow: the one line to change if it moves.
  */
-const TELEMETRY_SETTINGS = { keelson: { telemetry: { enabled: true } } };
+const TELEMETRY_SETTINGS = { keelson: { metrics: { enabled: true }, trace: { enabled: true }, logs: { json: true } } };
 
 async function main() {
   if (!fs.existsSync(FLOW_FILE)) throw new Error(`${path.relative(process.cwd(), FLOW_FILE)} is missing: the Keelson side of the comparison is the shipped quote-to-cash flow`);
@@ -54,40 +55,45 @@ async function main() {
     if (process.env.BENCH_TELEMETRY) variants.push(await startVariant("keelson+telemetry", { flows: keelsonFlows(), env: vendorEnv, settings: TELEMETRY_SETTINGS, webhook: "/keelson/q2c/opportunity-won" }));
     variants.push(await startVariant("hand-wired", { flows: handWiredFlows(sf.url, ns.url), env: vendorEnv, settings: { functionExternalModules: true }, webhook: "/handwired/q2c/opportunity-won", ready: (v) => waitForToken(v) }));
 
-    const results = Object.fromEntries(variants.map((v) => [v.name, { rates: [], latencies: [], calls: {} }]));
+    const results = Object.fromEntries(variants.map((v) => [v.name, { rates: [], latencies: [], calls: {}, cpuMs: 0 }]));
     for (let round = 0; round <= ROUNDS; round++) {
       const order = round % 2 === 0 ? variants : [...variants].reverse();
       for (const v of order) {
         const n = round === 0 ? WARMUP_ORDERS : ORDERS;
         const opportunities = await seed.opportunities(n);
         const before = await callCounts(sf.url, ns.url);
+        const cpuBefore = cpuMs(v.red.proc.pid);
         const run = await drive(v, opportunities, events);
         await new Promise((r) => setTimeout(r, 300)); // the write-backs that follow the last events
+        const cpu = cpuMs(v.red.proc.pid) - cpuBefore;
         const after = await callCounts(sf.url, ns.url);
         await assertOrdersCreated(ns.url, opportunities, v.name);
         if (round === 0) continue;
         results[v.name].rates.push(run.rate);
         results[v.name].latencies.push(...run.latencies);
+        results[v.name].cpuMs += cpu;
         for (const [route, count] of Object.entries(after)) results[v.name].calls[route] = (results[v.name].calls[route] ?? 0) + count - (before[route] ?? 0);
-        console.log(`  round ${round} ${v.name.padEnd(18)} ${fmt(run.rate).padStart(5)} orders/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms`);
+        console.log(`  round ${round} ${v.name.padEnd(18)} ${fmt(run.rate).padStart(5)} orders/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  Node-RED CPU ${(cpu / n).toFixed(2)} ms/order`);
       }
     }
 
     console.log("");
-    console.log(`  ${"variant".padEnd(18)} ${"orders/s".padStart(9)} ${"best".padStart(6)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}  vendor calls per order`);
+    console.log(`  ${"variant".padEnd(18)} ${"orders/s".padStart(9)} ${"best".padStart(6)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"CPU ms/order".padStart(13)}  vendor calls per order`);
     const summary = {};
     for (const v of variants) {
       const r = results[v.name];
       const rates = [...r.rates].sort((a, b) => a - b);
       const lat = [...r.latencies].sort((a, b) => a - b);
-      summary[v.name] = { median: rates[Math.floor(rates.length / 2)], best: rates[rates.length - 1], p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
+      summary[v.name] = { median: rates[Math.floor(rates.length / 2)], best: rates[rates.length - 1], p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpu: r.cpuMs / (ORDERS * ROUNDS) };
       const perOrder = Object.entries(r.calls).filter(([, c]) => c > 0).map(([route, c]) => `${route} ${(c / (ORDERS * ROUNDS)).toFixed(2)}`).join(", ");
       const s = summary[v.name];
-      console.log(`  ${v.name.padEnd(18)} ${fmt(s.median).padStart(9)} ${fmt(s.best).padStart(6)} ${s.p50.toFixed(1).padStart(8)} ${s.p99.toFixed(1).padStart(8)}  ${perOrder}`);
+      console.log(`  ${v.name.padEnd(18)} ${fmt(s.median).padStart(9)} ${fmt(s.best).padStart(6)} ${s.p50.toFixed(1).padStart(8)} ${s.p99.toFixed(1).padStart(8)} ${s.cpu.toFixed(2).padStart(13)}  ${perOrder}`);
     }
     const ratio = summary.keelson.median / summary["hand-wired"].median;
     console.log(`  ratio keelson / hand-wired (median orders/s): ${ratio.toFixed(2)} (target ≥ 0.70); p50 ${(summary.keelson.p50 / summary["hand-wired"].p50).toFixed(2)}×, p99 ${(summary.keelson.p99 / summary["hand-wired"].p99).toFixed(2)}× the hand-wired latency`);
-    if (summary["keelson+telemetry"]) console.log(`  ratio keelson+telemetry / keelson (median orders/s): ${(summary["keelson+telemetry"].median / summary.keelson.median).toFixed(2)}`);
+    // CPU per order is what the machine's other load disturbs least: the cost of each flow itself.
+    console.log(`  Node-RED CPU per order keelson / hand-wired: ${(summary.keelson.cpu / summary["hand-wired"].cpu).toFixed(2)}× (hand-wired / keelson ${(summary["hand-wired"].cpu / summary.keelson.cpu).toFixed(2)})`);
+    if (summary["keelson+telemetry"]) console.log(`  telemetry on / off: orders/s ${(summary["keelson+telemetry"].median / summary.keelson.median).toFixed(2)}, CPU per order ${(summary["keelson+telemetry"].cpu / summary.keelson.cpu).toFixed(2)}×`);
     console.log(`  load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (other work on this machine skews both sides alike, not necessarily equally)`);
   } finally {
     for (const v of variants) await v.stop();
@@ -174,6 +180,12 @@ async function drive(variant, opportunities, events) {
   const ms = performance.now() - started;
   const sorted = [...latencies].sort((a, b) => a - b);
   return { rate: (opportunities.length * 1000) / ms, latencies, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+/** User + system CPU time a process has used, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
