@@ -136,7 +136,8 @@ async function startVariant(name, { flows, env, settings = {}, webhook, ready })
   const red = await startNodeRed({
     userDir,
     flows,
-    env: { ...env, ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-name=q2c-${name.replace(/\W/g, "")}.cpuprofile` } : {}) },
+    env,
+    execArgv: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=q2c-${name.replace(/\W/g, "")}.cpuprofile`] : [],
     settings: { logging: { console: { level: "warn", metrics: false, audit: false } }, ...settings },
     timeoutMs: 60000,
   });
