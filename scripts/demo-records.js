@@ -171,15 +171,15 @@ const SANDBOX_OF = { salesforce: "salesforce", hubspot: "hubspot", dataverse: "d
  */
 function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsuite", urls, mqttUrl, store = "file" }) {
   const crmSystem = CRM_ALIASES[String(crmName).toLowerCase()];
-  const erpSystem = ERP_ALIASES[String(erpName).toLowerCase()];
+  // An ERP without a sandbox (generic-rest) keeps its name and gets no endpoint: the caller brings ERP_BASE_URL.
+  const erpSystem = ERP_ALIASES[String(erpName).toLowerCase()] ?? String(erpName).toLowerCase();
   if (!crmSystem) throw new Error(`CRM_SYSTEM=${crmName} is not a CRM with a sandbox: use salesforce, hubspot or dynamics (dataverse)`);
-  if (!erpSystem || !SANDBOX_OF[erpSystem]) throw new Error(`ERP_SYSTEM=${erpName} is not an ERP with a sandbox: use netsuite, sap-s4hana or stripe (generic-rest needs ERP_BASE_URL and ERP_REST_PROFILE of your own)`);
   const url = (name) => {
     if (!urls[name]) throw new Error(`no ${name} sandbox running`);
     return urls[name];
   };
   const sandbox = (file) => require(`../dist/sandbox/${file}.js`);
-  const env = { CRM_SYSTEM: crmSystem, CRM_BASE_URL: url(SANDBOX_OF[crmSystem]), ERP_SYSTEM: erpSystem, ERP_BASE_URL: url(SANDBOX_OF[erpSystem]), BILLING_BASE_URL: url("stripe"), BILLING_API_KEY: sandbox("stripe").STRIPE_DEFAULTS.secretKey, KEELSON_STORE: store };
+  const env = { CRM_SYSTEM: crmSystem, CRM_BASE_URL: url(SANDBOX_OF[crmSystem]), ERP_SYSTEM: erpSystem, ...(SANDBOX_OF[erpSystem] ? { ERP_BASE_URL: url(SANDBOX_OF[erpSystem]) } : {}), BILLING_BASE_URL: url("stripe"), BILLING_API_KEY: sandbox("stripe").STRIPE_DEFAULTS.secretKey, KEELSON_STORE: store };
   if (mqttUrl) env.MQTT_URL = mqttUrl;
   if (crmSystem === "salesforce") Object.assign(env, { CRM_CLIENT_ID: sandbox("salesforce").SALESFORCE_DEFAULTS.clientId, CRM_CLIENT_SECRET: sandbox("salesforce").SALESFORCE_DEFAULTS.clientSecret });
   if (crmSystem === "hubspot") {

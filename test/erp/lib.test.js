@@ -52,7 +52,7 @@ test("the factory refuses an unknown system; a bad watermark is named", async ()
 
 test("connection config: the field at fault is named; empty credentials come from ERP_* variables", () => {
   const def = { id: "c1", name: "", system: "stripe", baseUrl: "http://127.0.0.1:1", orderDefaults: "", mappings: "" };
-  assert.throws(() => configOf(def, {}), /secretKey \(credentials, or ERP_CLIENT_SECRET\) is missing/);
+  assert.throws(() => configOf(def, {}), /secretKey \(credentials, or BILLING_API_KEY or ERP_CLIENT_SECRET\) is missing/);
   assert.throws(() => configOf({ ...def, system: "sage" }, {}), /unknown ERP system "sage"/);
   assert.throws(() => configOf({ ...def, orderDefaults: "{nope" }, { secretKey: "sk" }), /order defaults is not valid JSON/);
   assert.throws(() => configOf({ ...def, concurrency: "-1" }, { secretKey: "sk" }), /concurrency must be a number > 0/);
@@ -65,4 +65,30 @@ test("connection config: the field at fault is named; empty credentials come fro
   const ns = configOf({ ...def, system: "netsuite", accountId: "123_SB1", netsuiteAuth: "tba", rateLimit: "10", rateWindowSeconds: "2" }, { consumerKey: "a", consumerSecret: "b", tokenId: "c", tokenSecret: "d" });
   assert.equal(ns.auth.kind, "tba");
   assert.deepEqual(ns.connection.rateLimit, { limit: 10, windowMs: 2000 });
+});
+
+test("connection config: the reference flows' fallbacks — Stripe's BILLING_API_KEY, NetSuite TBA from ERP_CLIENT_ID/SECRET, ${VAR} mappings", () => {
+  const names = ["BILLING_API_KEY", "ERP_CLIENT_ID", "ERP_CLIENT_SECRET", "ERP_TOKEN_ID", "ERP_TOKEN_SECRET", "ERP_CONSUMER_KEY", "ERP_MAPPINGS"];
+  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+  try {
+    Object.assign(process.env, { BILLING_API_KEY: "sk_billing", ERP_CLIENT_ID: "ck", ERP_CLIENT_SECRET: "cs", ERP_TOKEN_ID: "tid", ERP_TOKEN_SECRET: "tsec" });
+    delete process.env.ERP_CONSUMER_KEY;
+    delete process.env.ERP_MAPPINGS;
+    const def = { id: "c1", name: "", system: "stripe", baseUrl: "http://127.0.0.1:1", orderDefaults: "", mappings: "${ERP_MAPPINGS}" };
+    const stripe = configOf(def, {});
+    assert.equal(stripe.secretKey, "sk_billing", "a Stripe connection is the billing system first");
+    assert.equal(stripe.mappings, undefined, "an unset ${ERP_MAPPINGS} is no mappings");
+    delete process.env.BILLING_API_KEY;
+    assert.equal(configOf(def, {}).secretKey, "cs");
+    const ns = configOf({ ...def, system: "netsuite", accountId: "123_SB1", netsuiteAuth: "tba" }, {});
+    assert.deepEqual(ns.auth, { kind: "tba", consumerKey: "ck", consumerSecret: "cs", tokenId: "tid", tokenSecret: "tsec" });
+    process.env.ERP_CONSUMER_KEY = "ck2";
+    process.env.ERP_MAPPINGS = JSON.stringify({ orderOut: "{ 'ref': externalReference }" });
+    const again = configOf({ ...def, system: "netsuite", accountId: "123_SB1", netsuiteAuth: "tba" }, {});
+    assert.equal(again.auth.consumerKey, "ck2", "ERP_CONSUMER_KEY wins over ERP_CLIENT_ID");
+    assert.deepEqual(again.mappings, { orderOut: "{ 'ref': externalReference }" });
+  } finally {
+    for (const [n, v] of Object.entries(saved)) if (v === undefined) delete process.env[n];
+    else process.env[n] = v;
+  }
 });
