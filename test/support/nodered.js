@@ -22,14 +22,15 @@ function freePort() {
 /**
  * Writes settings.js (and flows.json when given) into userDir and starts Node-RED on 127.0.0.1.
  * `settings` is merged into a minimal settings object; functions are not supported, keep it JSON.
+ * `execArgv` are node's own options for the process (e.g. --cpu-prof, which NODE_OPTIONS does not take).
  */
-async function startNodeRed({ userDir, settings = {}, flows, env = {}, timeoutMs = 30000 }) {
+async function startNodeRed({ userDir, settings = {}, flows, env = {}, execArgv = [], timeoutMs = 30000 }) {
   fs.mkdirSync(userDir, { recursive: true });
   const port = await freePort();
   const full = { uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "keelson-test-secret", telemetry: { enabled: false }, editorTheme: { tours: false }, logging: { console: { level: "info", metrics: false, audit: false } }, ...settings };
   fs.writeFileSync(path.join(userDir, "settings.js"), `module.exports = ${JSON.stringify(full, null, 2)};\n`);
   if (flows) fs.writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
-  const proc = spawn(process.execPath, [RED_JS, "--userDir", userDir, "--settings", path.join(userDir, "settings.js")], {
+  const proc = spawn(process.execPath, [...execArgv, RED_JS, "--userDir", userDir, "--settings", path.join(userDir, "settings.js")], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
