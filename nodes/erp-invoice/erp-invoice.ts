@@ -7,6 +7,7 @@ import { StatusBoard, asError } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
 import { connectionStatus, inputError, businessError, type ErpMessage } from "../erp-connection/glue";
 import type { ErpConnectionNode } from "../erp-connection/types";
+import { observe } from "../common/telemetry";
 
 interface ErpInvoiceDef extends NodeDef {
   connection: string;
@@ -34,7 +35,7 @@ export = function register(RED: NodeAPI): void {
     let listing: Promise<void> = Promise.resolve();
     status.now(connection ? { fill: "grey", shape: "ring", text: operation } : { fill: "red", shape: "ring", text: "no connection" });
 
-    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+    node.on("input", observe(RED, node, (msg: NodeMessageInFlow, send, done) => {
       const message = msg as ErpMessage;
       message.correlationId ??= randomUUID();
       const ctx = { correlationId: String(message.correlationId) };
@@ -101,7 +102,7 @@ export = function register(RED: NodeAPI): void {
           status.now({ fill: "red", shape: "dot", text: `${statusText()}: ${asError(err).message.slice(0, 40)}` });
           done(asError(err));
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       detach();

@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { claimWhenSettled, fingerprintOf, type ClaimOutcome, type Store } from "../lib/state";
 import { StatusBoard, asError, positiveNumber, readProperty, type PropertyType } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
+import { observe } from "../common/telemetry";
 
 type Action = "claim" | "complete" | "release";
 
@@ -115,7 +116,7 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
-    node.on("input", (msg: GateMessage, send, done) => {
+    node.on("input", observe(RED, node, (msg: GateMessage, send, done) => {
       if (setupError || !storeNode) {
         done(new Error(`idempotency gate not ready: ${setupError ?? "no store"}`));
         return;
@@ -158,7 +159,7 @@ export = function register(RED: NodeAPI): void {
           status.now({ fill: "red", shape: "dot", text: error.name === "StoreUnavailableError" ? "store unavailable" : "error" });
           done(error);
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       closing.abort(new Error("the gate node is closing"));

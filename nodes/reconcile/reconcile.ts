@@ -3,6 +3,7 @@ import { StatusBoard, asError, readProperty, type PropertyType } from "../common
 import { Reconciler, SIDES, type KeySpec, type Outcome, type ReconcileResult, type ReconcileSpec, type ResultSink, type Side, type Summary } from "../lib/reconcile/reconciler";
 import type { FieldRuleSpec } from "../lib/reconcile/rules";
 import { SideSequence, type Parts } from "../lib/reconcile/sequence";
+import { observe } from "../common/telemetry";
 
 interface ReconcileDef extends NodeDef {
   left: string;
@@ -177,7 +178,7 @@ export = function register(RED: NodeAPI): void {
       throw new Error(`msg.${sideProperty} must be "left" or "right", got ${JSON.stringify(value) ?? "nothing"}`);
     }
 
-    node.on("input", (msg: InputMessage, send, done) => {
+    node.on("input", observe(RED, node, (msg: InputMessage, send, done) => {
       if (setupError) {
         done(new Error(`not reconciled: ${setupError.message}`));
         return;
@@ -225,7 +226,7 @@ export = function register(RED: NodeAPI): void {
             done(error);
           }),
       );
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       const all = [...runs.values()];
