@@ -160,6 +160,11 @@ export class Registry {
     return this.add(new Gauge(name, help, "gauge"));
   }
 
+  /** A counter kept elsewhere (a connection's running totals) and copied in at scrape: set like a gauge, typed counter. */
+  copiedCounter(name: string, help: string): Gauge {
+    return this.add(new Gauge(name, help, "counter"));
+  }
+
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram {
     return this.add(new Histogram(name, help, buckets));
   }

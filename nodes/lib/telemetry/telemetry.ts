@@ -76,6 +76,7 @@ export class Telemetry {
   readonly reconcileCountGap: Gauge;
   readonly reconcileAmountGap: Gauge;
   private readonly connectionRequests: Gauge;
+  private readonly connectionSent: Gauge;
   private readonly connectionFailures: Gauge;
   private readonly connectionRetries: Gauge;
   private readonly connectionThrottled: Gauge;
@@ -105,10 +106,11 @@ export class Telemetry {
     this.reconcileRecords = r.counter("keelson_reconcile_records_total", "Reconciled records by outcome: matched, mismatched, only_left, only_right.");
     this.reconcileCountGap = r.gauge("keelson_reconcile_control_count_gap", "Last run's control-total record count, left minus right.");
     this.reconcileAmountGap = r.gauge("keelson_reconcile_control_amount_gap", "Last run's control-total amount gap, left minus right, per field and currency.");
-    this.connectionRequests = r.gauge("keelson_connection_requests_total", "Calls made on a vendor connection (a counter, read from the connection at scrape).");
-    this.connectionFailures = r.gauge("keelson_connection_errors_total", "Calls that ended in an error, by kind: business, technical, unknown_outcome (a counter, read at scrape).");
-    this.connectionRetries = r.gauge("keelson_connection_retries_total", "Retries a vendor connection made (a counter, read at scrape).");
-    this.connectionThrottled = r.gauge("keelson_connection_throttled_total", "Throttle answers (429 and the vendor's own) a connection received (a counter, read at scrape).");
+    this.connectionRequests = r.copiedCounter("keelson_connection_requests_total", "Calls made on a vendor connection (read from the connection at scrape).");
+    this.connectionSent = r.copiedCounter("keelson_connection_sent_total", "Requests sent to the vendor, retries and re-authenticated sends included (read from the connection at scrape).");
+    this.connectionFailures = r.copiedCounter("keelson_connection_errors_total", "Calls that ended in an error, by kind: business, technical, unknown_outcome (read from the connection at scrape).");
+    this.connectionRetries = r.copiedCounter("keelson_connection_retries_total", "Retries a vendor connection made (read from the connection at scrape).");
+    this.connectionThrottled = r.copiedCounter("keelson_connection_throttled_total", "Throttle answers (429 and the vendor's own) a connection received (read from the connection at scrape).");
     this.connectionBreaker = r.gauge("keelson_connection_breaker_state", "Circuit breaker state: 1 on the current state's series, 0 on the others.");
     this.connectionInFlight = r.gauge("keelson_connection_in_flight", "Requests on the wire now.");
     this.quotaRemaining = r.gauge("keelson_vendor_quota_remaining", "Vendor rate-limit allowance left (Salesforce daily API requests, HubSpot rolling window), last seen.");
@@ -152,6 +154,7 @@ export class Telemetry {
       const s = c.state();
       const labels = { connection: c.name, system: c.system };
       this.connectionRequests.set(labels, s.counters.requests);
+      this.connectionSent.set(labels, s.counters.sent);
       this.connectionFailures.set({ ...labels, kind: "business" }, s.counters.businessErrors);
       this.connectionFailures.set({ ...labels, kind: "technical" }, s.counters.technicalErrors);
       this.connectionFailures.set({ ...labels, kind: "unknown_outcome" }, s.counters.unknownOutcomes);
