@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import type { Connection } from "../lib/resilience/connection";
 import type { DeadLetter } from "../lib/state";
-import { telemetryFor, type Handling, type NodeProbe, type Telemetry } from "../lib/telemetry/telemetry";
+import { Telemetry, type Handling, type NodeProbe } from "../lib/telemetry/telemetry";
 import { asError, permission } from "./glue";
 import type { StoreNode } from "./store-node";
 
@@ -11,24 +11,32 @@ type InputListener<M> = (msg: M, send: Send, done: Done) => void;
 
 /** The dead-letter queues deployed now, for the trace's "and its dead letter". */
 const deadLetterQueues = new Map<string, { queue: string; storeNode: StoreNode }>();
-let routed = false;
+/** One Telemetry per Node-RED runtime (its admin app), shared by every Keelson node type. */
+const perRuntime = new WeakMap<object, Telemetry>();
 
-/** The process's telemetry, from settings.js `keelson: {...}`; the first call adds its admin routes. */
+/** The runtime's telemetry, from settings.js `keelson: {...}`; the first call adds its admin routes. */
 export function telemetryOf(RED: NodeAPI): Telemetry {
-  const t = telemetryFor((RED.settings as unknown as { keelson?: unknown }).keelson, (line) => process.stdout.write(`${line}\n`));
-  if (!routed) {
-    routed = true;
+  let t = perRuntime.get(RED.httpAdmin);
+  if (!t) {
+    t = new Telemetry((RED.settings as unknown as { keelson?: unknown }).keelson, (line) => process.stdout.write(`${line}\n`));
+    perRuntime.set(RED.httpAdmin, t);
     addRoutes(RED, t);
   }
   return t;
 }
 
 /**
- * Wraps a node's input listener so telemetry sees each message in, each message out (by output), done(err)
- * and how long it took. With telemetry off it returns the listener itself: nothing is added to the path.
+ * Called once as a node type registers (so the metrics, trace and health routes exist as soon as Keelson loads);
+ * returns `observe`, which wraps a node's input listener so telemetry sees each message in, each message out (by
+ * output), done(err) and how long it took. With telemetry off `observe` returns the listener itself: nothing is
+ * added to the message path.
  */
-export function observe<M extends NodeMessageInFlow>(RED: NodeAPI, node: Node, listener: InputListener<M>): InputListener<M> {
+export function instrumentation(RED: NodeAPI): <M extends NodeMessageInFlow>(node: Node, listener: InputListener<M>) => InputListener<M> {
   const t = telemetryOf(RED);
+  return (node, listener) => observe(t, node, listener);
+}
+
+function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener: InputListener<M>): InputListener<M> {
   if (!t.recording) return listener;
   const probe = t.probe({ id: node.id, type: node.type, ...(node.name ? { name: node.name } : {}), ...(node.z ? { flow: node.z } : {}) });
   return (msg, send, done) => {

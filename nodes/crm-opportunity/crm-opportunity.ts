@@ -5,7 +5,7 @@ import { mappingExpression } from "../lib/mapping/library";
 import type { CrmAdapter, OrderWriteBack } from "../lib/vendors/crm";
 import { asError } from "../common/glue";
 import { BadInputError, CrmStatus, businessErrorOf, correlationOf, expected, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
-import { observe } from "../common/telemetry";
+import { instrumentation } from "../common/telemetry";
 
 const OPERATIONS = ["get", "write-back"] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -17,6 +17,7 @@ interface CrmOpportunityDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function CrmOpportunityNode(this: Node, def: CrmOpportunityDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -79,7 +80,7 @@ export = function register(RED: NodeAPI): void {
       msg.crm = { system: active.system, id: opportunityId, written: writeBack };
     }
 
-    node.on("input", observe(RED, node, (msg, send, done) => {
+    node.on("input", observe(node, (msg, send, done) => {
       if (!adapter) {
         done(new Error(`CRM opportunity: ${setupError?.message ?? "not configured"}`));
         return;

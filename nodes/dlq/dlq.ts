@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { deadLetterOf, type DeadLetter, type DeadLetterFilter, type Store } from "../lib/state";
 import { StatusBoard, asError, permission, positiveNumber } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
-import { observe, watchDeadLetters } from "../common/telemetry";
+import { instrumentation, watchDeadLetters } from "../common/telemetry";
 
 interface DlqDef extends NodeDef {
   store: string;
@@ -41,6 +41,7 @@ const MAX_COMMAND_LIMIT = 1000;
 const DEPTH_INTERVAL_MS = 250;
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   const registry = new Map<string, Registered>();
 
   /** Pushes the queue's depth to open editors (the Keelson sidebar listens). */
@@ -161,7 +162,7 @@ export = function register(RED: NodeAPI): void {
       return { _msgid: msg._msgid, payload: summary(entry), topic: `dlq/${entry.state === "parked" ? "parked" : "captured"}`, correlationId: entry.correlationId } as DlqMessage;
     }
 
-    node.on("input", observe(RED, node, (msg: DlqMessage, send, done) => {
+    node.on("input", observe(node, (msg: DlqMessage, send, done) => {
       Promise.resolve()
         .then(() => {
           const command = commandOf(msg);

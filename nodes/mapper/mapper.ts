@@ -3,7 +3,7 @@ import { CANONICAL_TYPES } from "../lib/canonical/schemas";
 import { CanonicalMapper, Mapping, MappingSyntaxError } from "../lib/mapping/mapping";
 import { LIBRARY, findMapping, mappingExpression } from "../lib/mapping/library";
 import { StatusBoard, asError, permission, readProperty, writeProperty, type PropertyType } from "../common/glue";
-import { observe } from "../common/telemetry";
+import { instrumentation } from "../common/telemetry";
 
 interface MapperDef extends NodeDef {
   mappingSource: "library" | "custom";
@@ -25,6 +25,7 @@ function expressionOf(def: MapperDef): string {
 }
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function MapperNode(this: Node, def: MapperDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -71,7 +72,7 @@ export = function register(RED: NodeAPI): void {
       status.soon({ fill: counts.invalid || counts.failed ? "yellow" : "green", shape: "dot", text: statusText(counts) });
     }
 
-    node.on("input", observe(RED, node, (msg: NodeMessageInFlow, send, done) => {
+    node.on("input", observe(node, (msg: NodeMessageInFlow, send, done) => {
       if (!mapper) {
         done(new Error(`not mapped: ${setupError?.message ?? "the mapping did not compile"}`));
         return;

@@ -459,11 +459,3 @@ function idsOf(msg: Record<string, unknown>): Record<string, string> {
   }
   return ids;
 }
-
-/** The process's one Telemetry, made from the first settings that ask for it. */
-let shared: Telemetry | undefined;
-
-export function telemetryFor(settings: unknown, writeLine?: (line: string) => void): Telemetry {
-  shared ??= new Telemetry(settings, writeLine);
-  return shared;
-}
