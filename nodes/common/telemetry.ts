@@ -39,13 +39,26 @@ export function instrumentation(RED: NodeAPI): <M extends NodeMessageInFlow>(nod
 function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener: InputListener<M>): InputListener<M> {
   if (!t.recording) return listener;
   const probe = t.probe({ id: node.id, type: node.type, ...(node.name ? { name: node.name } : {}), ...(node.z ? { flow: node.z } : {}) });
+  // Node-RED's send inside a listener calls node.send; a node.send that did not come through it is the node's own
+  // (a dead-letter replay from the admin API), counted apart.
+  let inListener = false;
+  const nodeSend = node.send;
+  node.send = (out) => {
+    if (!inListener && out) emitted(probe, out);
+    nodeSend.call(node, out);
+  };
   return (msg, send, done) => {
     const handling = probe.begin(msg as unknown as Record<string, unknown>);
     listener(
       msg,
       (out) => {
         sent(probe, handling, out);
-        send(out);
+        inListener = true;
+        try {
+          send(out);
+        } finally {
+          inListener = false;
+        }
       },
       (err) => {
         probe.end(handling, msg as unknown as Record<string, unknown>, err);
@@ -56,16 +69,25 @@ function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener
   };
 }
 
+function emitted(probe: NodeProbe, out: Parameters<Send>[0]): void {
+  each(out, (m, port) => probe.emitted(m, port));
+}
+
 function sent(probe: NodeProbe, handling: Handling, out: Parameters<Send>[0]): void {
+  each(out, (m, port) => probe.sent(handling, m, port));
+}
+
+/** Every message of a send, with its output. */
+function each(out: Parameters<Send>[0], fn: (msg: Record<string, unknown>, output: number) => void): void {
   if (!Array.isArray(out)) {
-    if (out) probe.sent(handling, out as Record<string, unknown>, 0);
+    if (out) fn(out as Record<string, unknown>, 0);
     return;
   }
   for (let port = 0; port < out.length; port++) {
     const m = out[port];
     if (!m) continue;
-    if (Array.isArray(m)) for (const one of m) probe.sent(handling, one as Record<string, unknown>, port);
-    else probe.sent(handling, m as Record<string, unknown>, port);
+    if (Array.isArray(m)) for (const one of m) fn(one as Record<string, unknown>, port);
+    else fn(m as Record<string, unknown>, port);
   }
 }
 

@@ -101,6 +101,7 @@ test("a quote-to-cash run with telemetry on: metrics, latencies, trace, logs and
   assert.equal(sum(m, "keelson_gate_outcomes_total", { node: id.complete, outcome: "completed" }), N + 1);
   assert.equal(sum(m, "keelson_gate_outcomes_total", { node: id.giveBack, outcome: "released" }), 1);
   assert.equal(sum(m, "keelson_dlq_captured_total", { queue: "q2c-orders" }), 1);
+  assert.equal(sum(m, "keelson_messages_out_total", { node: id.dlq, output: "0" }), 1, "the replay from the admin API leaves output 1");
   assert.equal(sum(m, "keelson_dlq_depth", { queue: "q2c-orders" }), 0, "replayed: the queue is empty");
   // What each connection sent is what its sandbox answered on its data routes (token requests are the auth's own).
   const vendorRequests = (s, exclude) => Object.entries(s.routes).filter(([k]) => !exclude.test(k)).reduce((n, [, r]) => n + r.requests, 0);
@@ -124,12 +125,12 @@ test("a quote-to-cash run with telemetry on: metrics, latencies, trace, logs and
   const path = trace.steps.map((s) => `${s.node.name}:${s.outcome}`);
   assert.deepEqual(path, [
     "read opportunity:ok", "to SalesOrder:ok", "once per opportunity:claimed", "create order:error", "give the key back:released", "failed orders:captured",
-    "once per opportunity:claimed", "create order:ok", "remember the order:completed", "write order back:ok",
+    "failed orders:replayed", "once per opportunity:claimed", "create order:ok", "remember the order:completed", "write order back:ok",
   ]);
   const failedStep = trace.steps.find((s) => s.outcome === "error");
   assert.equal(failedStep.code, "server");
   assert.ok(trace.steps.find((s) => s.node.name === "create order" && s.outcome === "ok").ids["sap-s4hana"], "the SAP order number is on the step");
-  assert.ok(trace.steps.slice(6).every((s) => s.ids.deadLetter === captured.ids.deadLetter), "replayed steps name their dead letter");
+  assert.ok(trace.steps.slice(6).every((s) => s.ids.deadLetter === captured.ids.deadLetter), "the replay and the steps after it name their dead letter");
   assert.deepEqual(trace.deadLetters, [], "replayed: no dead letter left");
   const byOpportunity = (await request(`${red.url}/keelson/trace/${first}`)).body;
   assert.deepEqual(byOpportunity.steps.map((s) => s.at), trace.steps.map((s) => s.at));

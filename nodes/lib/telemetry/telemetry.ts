@@ -365,18 +365,25 @@ export class NodeProbe {
 
   /** The node called done(err?): duration, technical error, trace step, log line. */
   end(handling: Handling, msg: Record<string, unknown>, err?: unknown): void {
-    const now = Date.now();
-    const durationMs = now - handling.started;
+    const durationMs = Date.now() - handling.started;
     this.duration.observe(durationMs / 1000);
-    let outcome = handling.outcome ?? (handling.output === undefined ? "done" : "ok");
-    let code = handling.code;
-    let message: string | undefined;
     if (err) {
-      code = classOf(err);
-      this.t.technicalErrors.inc({ node: this.node.id, type: this.node.type, class: code });
-      outcome = "error";
-      message = err instanceof Error ? err.message : String(err);
+      handling.code = classOf(err);
+      handling.outcome = "error";
+      this.t.technicalErrors.inc({ node: this.node.id, type: this.node.type, class: handling.code });
     }
+    this.step(handling, msg, durationMs, err ? (err instanceof Error ? err.message : String(err)) : undefined);
+  }
+
+  /** A message the node sent on its own, not while handling an input: a dead letter replayed from the admin API. */
+  emitted(msg: Record<string, unknown>, output: number): void {
+    const handling: Handling = { started: Date.now() };
+    this.sent(handling, msg, output);
+    if (this.node.type === "keelson-dlq" && output === 0) handling.outcome = "replayed";
+    this.step(handling, msg, 0);
+  }
+
+  private step(handling: Handling, msg: Record<string, unknown>, durationMs: number, message?: string): void {
     if (!this.t.trace && !this.t.settings.logs.json) return;
     const correlationId = typeof msg.correlationId === "string" && msg.correlationId ? msg.correlationId : String(msg._msgid ?? "");
     const ids = { ...idsOf(msg), ...handling.ids };
@@ -385,9 +392,9 @@ export class NodeProbe {
       at: handling.started,
       durationMs,
       node: { id: this.node.id, type: this.node.type, ...(this.node.name ? { name: this.node.name } : {}), ...(this.node.flow ? { flow: this.node.flow } : {}) },
-      outcome,
+      outcome: handling.outcome ?? (handling.output === undefined ? "done" : "ok"),
       ...(handling.output !== undefined ? { output: handling.output } : {}),
-      ...(code ? { code } : {}),
+      ...(handling.code ? { code: handling.code } : {}),
       ...(message ? { message } : {}),
       ...(Object.keys(ids).length ? { ids } : {}),
     };
