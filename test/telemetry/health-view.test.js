@@ -65,9 +65,9 @@ test("the Health view shows live connection, flow, latency and dead-letter numbe
   const outcomes = await page.$$eval("tr.keelson-step .keelson-outcome", (els) => els.map((e) => e.textContent));
   assert.deepEqual(outcomes.slice(0, 6), ["ok", "ok", "claimed", "error server", "released", "captured"]);
   assert.match(await page.textContent("tr.keelson-step-dead-letter"), /dead letter in q2c-orders/);
-  await keepScreenshot(page, "sidebar-health");
+  const shot = await keepScreenshot(page, "sidebar-health");
   // The sidebar alone, as the README shows it.
-  await page.locator(".keelson-sidebar").screenshot({ path: path.join(path.dirname(await keepScreenshot(page, "sidebar-health")), "sidebar-health-panel.png") });
+  await page.locator(".keelson-sidebar").screenshot({ path: path.join(path.dirname(shot), "sidebar-health-panel.png") });
 
   // A step's node link reveals it in the canvas.
   await page.click("tr.keelson-step-error td:nth-child(2) a");

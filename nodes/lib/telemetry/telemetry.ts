@@ -232,8 +232,26 @@ export class Telemetry {
   /** JSON log line of one step, when logs are on. */
   log(step: TraceStep): void {
     if (!this.writeLine) return;
-    const { node, ...rest } = step;
-    this.writeLine(JSON.stringify({ time: new Date(step.at).toISOString(), level: step.outcome === "error" ? "error" : step.outcome === "rejected" ? "warn" : "info", event: "keelson.step", ...rest, node: node.id, type: node.type, ...(node.name ? { name: node.name } : {}), ...(node.flow ? { flow: node.flow } : {}) }));
+    const n = step.node;
+    this.writeLine(
+      JSON.stringify({
+        time: new Date(step.at).toISOString(),
+        level: step.outcome === "error" ? "error" : step.outcome === "rejected" ? "warn" : "info",
+        event: "keelson.step",
+        correlationId: step.correlationId,
+        at: step.at,
+        durationMs: step.durationMs,
+        outcome: step.outcome,
+        output: step.output,
+        code: step.code,
+        message: step.message,
+        ids: step.ids,
+        node: n.id,
+        type: n.type,
+        name: n.name,
+        flow: n.flow,
+      }),
+    );
   }
 
   /** The minute bucket for `now`, opening a new one (and dropping the oldest) when the minute turned. */
@@ -313,12 +331,19 @@ export class NodeProbe {
   private readonly received: { inc(by?: number): void };
   private readonly duration: { observe(value: number): void };
   private readonly outputs: Array<{ inc(by?: number): void }> = [];
+  /** Business codes and gate outcomes met so far, each bound once. */
+  private readonly byCode = new Map<string, { inc(by?: number): void }>();
+  private readonly byOutcome = new Map<string, { inc(by?: number): void }>();
   private readonly labels: { node: string; type: string; name: string; flow: string };
+  private readonly stepNode: TraceStep["node"];
+  /** Minute bucket and this flow's count in it, kept until the minute turns. */
+  private minute: Minute | undefined;
 
   constructor(private readonly t: Telemetry, private readonly node: NodeIdentity, private readonly kind: NodeKind) {
     this.labels = { node: node.id, type: node.type, name: node.name ?? "", flow: node.flow ?? "" };
     this.received = t.messagesIn.bind(this.labels);
     this.duration = t.nodeDuration.bind({ node: node.id, type: node.type });
+    this.stepNode = { id: node.id, type: node.type, ...(node.name ? { name: node.name } : {}), ...(node.flow ? { flow: node.flow } : {}) };
   }
 
   /** A message arrived: counted, and stamped with its journey's start when it is the first Keelson node it meets. */
@@ -326,7 +351,8 @@ export class NodeProbe {
     const now = Date.now();
     if (msg._keelson === undefined) msg._keelson = { start: now } satisfies JourneyStamp;
     this.received.inc();
-    const minute = this.t.minuteAt(now);
+    let minute = this.minute;
+    if (!minute || now - minute.at >= MINUTE) minute = this.minute = this.t.minuteAt(now);
     const flow = this.labels.flow;
     minute.throughput.set(flow, (minute.throughput.get(flow) ?? 0) + 1);
     return { started: now };
@@ -339,12 +365,16 @@ export class NodeProbe {
     const now = Date.now();
     if (output === this.kind.rejectedOutput) {
       const code = codeOf(msg, this.node.type);
-      this.t.businessExceptions.inc({ node: this.node.id, type: this.node.type, code });
+      let counter = this.byCode.get(code);
+      if (!counter) this.byCode.set(code, (counter = this.t.businessExceptions.bind({ node: this.node.id, type: this.node.type, code })));
+      counter.inc();
       handling.outcome = "rejected";
       handling.code = code;
     } else if (this.node.type === "keelson-gate") {
       const state = (msg.idempotency as { state?: string } | undefined)?.state ?? "unknown";
-      this.t.gateOutcomes.inc({ node: this.node.id, name: this.labels.name, outcome: state });
+      let counter = this.byOutcome.get(state);
+      if (!counter) this.byOutcome.set(state, (counter = this.t.gateOutcomes.bind({ node: this.node.id, name: this.labels.name, outcome: state })));
+      counter.inc();
       handling.outcome = state;
     } else if (this.node.type === "keelson-dlq" && output === 1 && typeof msg.topic === "string" && msg.topic.startsWith("dlq/")) {
       const entry = msg.payload as { id?: string; queue?: string; state?: string };
@@ -386,18 +416,12 @@ export class NodeProbe {
   private step(handling: Handling, msg: Record<string, unknown>, durationMs: number, message?: string): void {
     if (!this.t.trace && !this.t.settings.logs.json) return;
     const correlationId = typeof msg.correlationId === "string" && msg.correlationId ? msg.correlationId : String(msg._msgid ?? "");
-    const ids = { ...idsOf(msg), ...handling.ids };
-    const step: TraceStep = {
-      correlationId,
-      at: handling.started,
-      durationMs,
-      node: { id: this.node.id, type: this.node.type, ...(this.node.name ? { name: this.node.name } : {}), ...(this.node.flow ? { flow: this.node.flow } : {}) },
-      outcome: handling.outcome ?? (handling.output === undefined ? "done" : "ok"),
-      ...(handling.output !== undefined ? { output: handling.output } : {}),
-      ...(handling.code ? { code: handling.code } : {}),
-      ...(message ? { message } : {}),
-      ...(Object.keys(ids).length ? { ids } : {}),
-    };
+    const step: TraceStep = { correlationId, at: handling.started, durationMs, node: this.stepNode, outcome: handling.outcome ?? (handling.output === undefined ? "done" : "ok") };
+    if (handling.output !== undefined) step.output = handling.output;
+    if (handling.code) step.code = handling.code;
+    if (message) step.message = message;
+    const ids = idsOf(msg, handling.ids);
+    if (ids) step.ids = ids;
     this.t.trace?.record(step);
     this.t.log(step);
   }
@@ -445,24 +469,27 @@ function classOf(err: unknown): string {
   return err instanceof Error ? err.name : "Error";
 }
 
-/** The business and vendor ids a message carries, for finding it by "opportunity Y" as well as by correlation id. */
-function idsOf(msg: Record<string, unknown>): Record<string, string> {
-  const ids: Record<string, string> = {};
+/** The business and vendor ids a message carries (and `extra`), for finding it by "opportunity Y" as well as by correlation id. */
+function idsOf(msg: Record<string, unknown>, extra: Record<string, string> | undefined): Record<string, string> | undefined {
+  let ids: Record<string, string> | undefined;
   const put = (name: string, value: unknown): void => {
-    if (typeof value === "string" && value) ids[name] = value;
-    else if (typeof value === "number") ids[name] = String(value);
+    if (typeof value === "string" && value) (ids ??= {})[name] = value;
+    else if (typeof value === "number") (ids ??= {})[name] = String(value);
   };
   put("opportunityId", msg.opportunityId);
   put("accountId", msg.accountId);
   const crm = msg.crm as { system?: string; id?: unknown } | undefined;
   if (crm?.system) put(crm.system, crm.id);
-  put("idempotencyKey", (msg.idempotency as { key?: unknown } | undefined)?.key);
-  put("deadLetter", (msg.dlq as { id?: unknown } | undefined)?.id);
+  const idempotency = msg.idempotency as { key?: unknown } | undefined;
+  if (idempotency) put("idempotencyKey", idempotency.key);
+  const dlq = msg.dlq as { id?: unknown } | undefined;
+  if (dlq) put("deadLetter", dlq.id);
   const payload = msg.payload as { refs?: unknown; externalReference?: unknown; invoiceNumber?: unknown } | undefined;
   if (payload && typeof payload === "object" && !Array.isArray(payload)) {
     put("externalReference", payload.externalReference);
     put("invoiceNumber", payload.invoiceNumber);
     if (Array.isArray(payload.refs)) for (const r of payload.refs as Array<{ system?: unknown; id?: unknown }>) if (typeof r?.system === "string") put(r.system, r.id);
   }
+  if (extra) for (const k in extra) put(k, extra[k]);
   return ids;
 }
