@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.js with node's test runner (support files under test/ are not tests).
-// `node scripts/test.js unit nodes` runs only those folders.
+// `node scripts/test.js unit nodes` runs only those folders. Files run two at a time (KEELSON_TEST_CONCURRENCY to
+// change): most wait on sandboxes, services and Node-RED processes, and each keeps to its own ports, keys and schemas.
 "use strict";
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -24,5 +25,6 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { stdio: "inherit" });
+const concurrency = Math.max(1, Number(process.env.KEELSON_TEST_CONCURRENCY) || 2);
+const result = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -7,6 +7,7 @@ import type { AccountKey, CrmAdapter, VendorRecord } from "../lib/vendors/crm";
 import type { StoreNode } from "../common/store-node";
 import { asError } from "../common/glue";
 import { BadInputError, CrmStatus, expected, businessErrorOf, correlationOf, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
+import { instrumentation } from "../common/telemetry";
 
 const OPERATIONS = ["get", "find", "upsert", "link", "list-changed"] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -22,6 +23,7 @@ interface CrmAccountDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   const validateCustomer = validatorFor("Customer@1");
 
   function CrmAccountNode(this: Node, def: CrmAccountDef) {
@@ -157,7 +159,7 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
-    node.on("input", (msg, send, done) => {
+    node.on("input", observe(node, (msg, send, done) => {
       if (!adapter) {
         done(new Error(`CRM account: ${setupError?.message ?? "not configured"}`));
         return;
@@ -179,7 +181,7 @@ export = function register(RED: NodeAPI): void {
           status.failed(err);
           done(asError(err));
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       status.close();

@@ -1,6 +1,7 @@
 import type { NodeAPI, NodeDef } from "node-red";
 import { createCrmAdapter, type CrmAdapter, type CrmAuthMethod, type CrmConnectionSettings, type CrmCredentials, type CrmSystem } from "../lib/vendors/crm";
 import type { CrmConnectionNode } from "./crm-node";
+import { watchConnection } from "../common/telemetry";
 
 interface CrmConnectionDef extends NodeDef {
   system: string;
@@ -59,6 +60,7 @@ export = function register(RED: NodeAPI): void {
     };
     let adapter: CrmAdapter | undefined;
     let setupError: Error | undefined;
+    let unwatch = (): void => undefined;
     node.system = env(def.system) as CrmSystem;
     try {
       // An empty credential is read from the environment (CRM_CLIENT_ID…): a flow file carries no credentials.
@@ -107,6 +109,7 @@ export = function register(RED: NodeAPI): void {
         logger: { warn: (message) => node.warn(message), debug: (message) => node.debug(message) },
       };
       adapter = createCrmAdapter(settings);
+      unwatch = watchConnection(RED, node, node.system, adapter.connection);
     } catch (err) {
       setupError = err instanceof Error ? err : new Error(String(err));
       node.error(`CRM connection ${def.name || node.id}: ${setupError.message}`);
@@ -118,6 +121,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.on("close", (done: () => void) => {
+      unwatch();
       (adapter ? adapter.close() : Promise.resolve()).catch(() => undefined).then(() => done());
     });
   }

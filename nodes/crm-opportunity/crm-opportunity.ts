@@ -5,6 +5,7 @@ import { mappingExpression } from "../lib/mapping/library";
 import type { CrmAdapter, OrderWriteBack } from "../lib/vendors/crm";
 import { asError } from "../common/glue";
 import { BadInputError, CrmStatus, businessErrorOf, correlationOf, expected, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
+import { instrumentation } from "../common/telemetry";
 
 const OPERATIONS = ["get", "write-back"] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -16,6 +17,7 @@ interface CrmOpportunityDef extends NodeDef {
 }
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function CrmOpportunityNode(this: Node, def: CrmOpportunityDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -78,7 +80,7 @@ export = function register(RED: NodeAPI): void {
       msg.crm = { system: active.system, id: opportunityId, written: writeBack };
     }
 
-    node.on("input", (msg, send, done) => {
+    node.on("input", observe(node, (msg, send, done) => {
       if (!adapter) {
         done(new Error(`CRM opportunity: ${setupError?.message ?? "not configured"}`));
         return;
@@ -100,7 +102,7 @@ export = function register(RED: NodeAPI): void {
           status.failed(err);
           done(asError(err));
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       status.close();

@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { deadLetterOf, type DeadLetter, type DeadLetterFilter, type Store } from "../lib/state";
 import { StatusBoard, asError, permission, positiveNumber } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
+import { instrumentation, watchDeadLetters } from "../common/telemetry";
 
 interface DlqDef extends NodeDef {
   store: string;
@@ -40,6 +41,7 @@ const MAX_COMMAND_LIMIT = 1000;
 const DEPTH_INTERVAL_MS = 250;
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   const registry = new Map<string, Registered>();
 
   /** Pushes the queue's depth to open editors (the Keelson sidebar listens). */
@@ -92,6 +94,7 @@ export = function register(RED: NodeAPI): void {
 
     const self: Registered | undefined = storeNode ? { node, queue, storeNode, replay } : undefined;
     if (self) registry.set(node.id, self);
+    const unwatch = storeNode ? watchDeadLetters(RED, node, storeNode, queue) : () => undefined;
 
     // Counting a queue's depth reads all its entries: once per interval, not once per capture (which made a burst of
     // captures quadratic, about 300/s at 20,000 entries).
@@ -159,7 +162,7 @@ export = function register(RED: NodeAPI): void {
       return { _msgid: msg._msgid, payload: summary(entry), topic: `dlq/${entry.state === "parked" ? "parked" : "captured"}`, correlationId: entry.correlationId } as DlqMessage;
     }
 
-    node.on("input", (msg: DlqMessage, send, done) => {
+    node.on("input", observe(node, (msg: DlqMessage, send, done) => {
       Promise.resolve()
         .then(() => {
           const command = commandOf(msg);
@@ -174,11 +177,12 @@ export = function register(RED: NodeAPI): void {
           status.now({ fill: "red", shape: "dot", text: error.name === "StoreUnavailableError" ? "store unavailable" : "capture failed" });
           done(error);
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       if (depthTimer) clearTimeout(depthTimer);
       registry.delete(node.id);
+      unwatch();
       status.close();
       done();
     });

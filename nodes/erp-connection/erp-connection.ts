@@ -2,6 +2,7 @@ import type { NodeAPI } from "node-red";
 import { createErpAdapter, type ErpAdapter, type ErpConnectionConfig } from "../lib/vendors/erp";
 import { configOf, env, type ErpConnectionDef } from "./config";
 import type { ErpConnectionNode } from "./types";
+import { watchConnection } from "../common/telemetry";
 
 export = function register(RED: NodeAPI): void {
   function ErpConnection(this: ErpConnectionNode, def: ErpConnectionDef) {
@@ -9,10 +10,12 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     let adapter: ErpAdapter | undefined;
     let setupError: Error | undefined;
+    let unwatch = (): void => undefined;
     try {
       const config = configOf(def, node.credentials ?? {});
       node.system = config.system;
       adapter = createErpAdapter({ ...config, connection: { ...config.connection, logger: { warn: (m: string) => node.warn(m), debug: (m: string) => node.debug(m) } } } as ErpConnectionConfig);
+      unwatch = watchConnection(RED, node, config.system, adapter.connection);
     } catch (err) {
       setupError = err instanceof Error ? err : new Error(String(err));
       node.system = def.system;
@@ -24,6 +27,7 @@ export = function register(RED: NodeAPI): void {
     };
     node.describe = () => `${node.system} ${env(def.baseUrl) ?? ""}`.trim();
     node.on("close", (done: () => void) => {
+      unwatch();
       const closing = adapter?.close() ?? Promise.resolve();
       adapter = undefined;
       closing.catch((err: unknown) => node.warn(`closing the ERP connection: ${String(err)}`)).finally(() => done());

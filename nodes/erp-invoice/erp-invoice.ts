@@ -7,6 +7,7 @@ import { StatusBoard, asError } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
 import { connectionStatus, inputError, businessError, type ErpMessage } from "../erp-connection/glue";
 import type { ErpConnectionNode } from "../erp-connection/types";
+import { instrumentation } from "../common/telemetry";
 
 interface ErpInvoiceDef extends NodeDef {
   connection: string;
@@ -19,6 +20,7 @@ interface ErpInvoiceDef extends NodeDef {
 const validatePayment = validatorFor("Payment@1");
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function ErpInvoiceNode(this: Node, def: ErpInvoiceDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -34,7 +36,7 @@ export = function register(RED: NodeAPI): void {
     let listing: Promise<void> = Promise.resolve();
     status.now(connection ? { fill: "grey", shape: "ring", text: operation } : { fill: "red", shape: "ring", text: "no connection" });
 
-    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+    node.on("input", observe(node, (msg: NodeMessageInFlow, send, done) => {
       const message = msg as ErpMessage;
       message.correlationId ??= randomUUID();
       const ctx = { correlationId: String(message.correlationId) };
@@ -101,7 +103,7 @@ export = function register(RED: NodeAPI): void {
           status.now({ fill: "red", shape: "dot", text: `${statusText()}: ${asError(err).message.slice(0, 40)}` });
           done(asError(err));
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       detach();

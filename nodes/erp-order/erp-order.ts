@@ -7,6 +7,7 @@ import type { Customer, SalesOrder } from "../lib/vendors/erp";
 import { StatusBoard, asError, readProperty, type PropertyType } from "../common/glue";
 import { connectionStatus, inputError, businessError, type ErpMessage } from "../erp-connection/glue";
 import type { ErpConnectionNode } from "../erp-connection/types";
+import { instrumentation } from "../common/telemetry";
 
 interface ErpOrderDef extends NodeDef {
   connection: string;
@@ -20,6 +21,7 @@ const validateOrder = validatorFor("SalesOrder@1");
 const validateCustomer = validatorFor("Customer@1");
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function ErpOrderNode(this: Node, def: ErpOrderDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -30,7 +32,7 @@ export = function register(RED: NodeAPI): void {
     const detach = connection ? connectionStatus(connection, status) : () => undefined;
     status.now(connection ? { fill: "grey", shape: "ring", text: operation === "create" ? "create order" : "order status" } : { fill: "red", shape: "ring", text: "no connection" });
 
-    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+    node.on("input", observe(node, (msg: NodeMessageInFlow, send, done) => {
       const message = msg as ErpMessage;
       message.correlationId ??= randomUUID();
       const ctx = { correlationId: String(message.correlationId) };
@@ -86,7 +88,7 @@ export = function register(RED: NodeAPI): void {
           status.now({ fill: "red", shape: "dot", text: `${statusText()}: ${asError(err).message.slice(0, 40)}` });
           done(asError(err));
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       detach();

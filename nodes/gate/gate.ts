@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { claimWhenSettled, fingerprintOf, type ClaimOutcome, type Store } from "../lib/state";
 import { StatusBoard, asError, positiveNumber, readProperty, type PropertyType } from "../common/glue";
 import type { StoreNode } from "../common/store-node";
+import { instrumentation } from "../common/telemetry";
 
 type Action = "claim" | "complete" | "release";
 
@@ -41,6 +42,7 @@ const MAX_KEY_LENGTH = 512;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function GateNode(this: Node, def: GateDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -115,7 +117,7 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
-    node.on("input", (msg: GateMessage, send, done) => {
+    node.on("input", observe(node, (msg: GateMessage, send, done) => {
       if (setupError || !storeNode) {
         done(new Error(`idempotency gate not ready: ${setupError ?? "no store"}`));
         return;
@@ -158,7 +160,7 @@ export = function register(RED: NodeAPI): void {
           status.now({ fill: "red", shape: "dot", text: error.name === "StoreUnavailableError" ? "store unavailable" : "error" });
           done(error);
         });
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       closing.abort(new Error("the gate node is closing"));

@@ -3,6 +3,7 @@ import { CANONICAL_TYPES } from "../lib/canonical/schemas";
 import { CanonicalMapper, Mapping, MappingSyntaxError } from "../lib/mapping/mapping";
 import { LIBRARY, findMapping, mappingExpression } from "../lib/mapping/library";
 import { StatusBoard, asError, permission, readProperty, writeProperty, type PropertyType } from "../common/glue";
+import { instrumentation } from "../common/telemetry";
 
 interface MapperDef extends NodeDef {
   mappingSource: "library" | "custom";
@@ -24,6 +25,7 @@ function expressionOf(def: MapperDef): string {
 }
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function MapperNode(this: Node, def: MapperDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -70,7 +72,7 @@ export = function register(RED: NodeAPI): void {
       status.soon({ fill: counts.invalid || counts.failed ? "yellow" : "green", shape: "dot", text: statusText(counts) });
     }
 
-    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+    node.on("input", observe(node, (msg: NodeMessageInFlow, send, done) => {
       if (!mapper) {
         done(new Error(`not mapped: ${setupError?.message ?? "the mapping did not compile"}`));
         return;
@@ -83,7 +85,7 @@ export = function register(RED: NodeAPI): void {
           done(asError(err));
         },
       );
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       status.close();

@@ -3,6 +3,7 @@ import { StatusBoard, asError, readProperty, type PropertyType } from "../common
 import { Reconciler, SIDES, type KeySpec, type Outcome, type ReconcileResult, type ReconcileSpec, type ResultSink, type Side, type Summary } from "../lib/reconcile/reconciler";
 import type { FieldRuleSpec } from "../lib/reconcile/rules";
 import { SideSequence, type Parts } from "../lib/reconcile/sequence";
+import { instrumentation } from "../common/telemetry";
 
 interface ReconcileDef extends NodeDef {
   left: string;
@@ -49,6 +50,7 @@ function keySpec(text: string, type: "fields" | "jsonata"): KeySpec | undefined 
 }
 
 export = function register(RED: NodeAPI): void {
+  const observe = instrumentation(RED);
   function ReconcileNode(this: Node, def: ReconcileDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -177,7 +179,7 @@ export = function register(RED: NodeAPI): void {
       throw new Error(`msg.${sideProperty} must be "left" or "right", got ${JSON.stringify(value) ?? "nothing"}`);
     }
 
-    node.on("input", (msg: InputMessage, send, done) => {
+    node.on("input", observe(node, (msg: InputMessage, send, done) => {
       if (setupError) {
         done(new Error(`not reconciled: ${setupError.message}`));
         return;
@@ -225,7 +227,7 @@ export = function register(RED: NodeAPI): void {
             done(error);
           }),
       );
-    });
+    }));
 
     node.on("close", (done: () => void) => {
       const all = [...runs.values()];

@@ -8,7 +8,7 @@ import { BREAKER_OPEN, CircuitBreaker, type BreakerOptions, type BreakerOutcome,
 import { RateLimiter, type RateLimit } from "./rate-limiter";
 import { ConcurrencyLimiter } from "./concurrency";
 import { DEFAULT_RETRY_POLICY, closedError, nextDelay, sleep, validateRetryPolicy, type RetryPolicy } from "./retry";
-import { standardSignals, type ThrottleSignals } from "./signals";
+import { standardSignals, type QuotaSignal, type ThrottleSignals } from "./signals";
 
 /** What a vendor adapter teaches the connection about its vendor. */
 export interface ConnectionHooks {
@@ -68,6 +68,8 @@ export interface ConnectionState {
   inFlight: number;
   /** Requests waiting for a rate or concurrency slot. */
   waiting: number;
+  /** The vendor's allowance as its last response told it (Salesforce daily, HubSpot window), if it tells. */
+  quota: QuotaSignal | undefined;
   counters: ConnectionCounters;
 }
 
@@ -91,6 +93,7 @@ export class Connection extends EventEmitter {
   private readonly logger: Logger | undefined;
   private readonly closing = new AbortController();
   private readonly onTheWire = new Set<Promise<HttpResponse>>();
+  private quota: QuotaSignal | undefined;
   private readonly counts: ConnectionCounters = {
     requests: 0,
     sent: 0,
@@ -166,6 +169,7 @@ export class Connection extends EventEmitter {
       quotaSpacingMs: this.limiter.quotaSpacingMs,
       inFlight: this.concurrency?.inFlight ?? 0,
       waiting: this.limiter.waiting + (this.concurrency?.waiting ?? 0),
+      quota: this.quota,
       counters: { ...this.counts },
     };
   }
@@ -245,7 +249,10 @@ export class Connection extends EventEmitter {
   private readSignals(response: HttpResponse): ThrottleSignals {
     const signals = this.hooks.readSignals ? this.hooks.readSignals(response) : standardSignals(response);
     if (signals.retryAfterMs !== undefined && signals.retryAfterMs > 0) this.pause(Date.now() + signals.retryAfterMs);
-    if (signals.quota) this.limiter.observeQuota(signals.quota);
+    if (signals.quota) {
+      this.quota = signals.quota;
+      this.limiter.observeQuota(signals.quota);
+    }
     return signals;
   }
 
