@@ -1,5 +1,5 @@
 "use strict";
-// The quote-to-cash fault campaign, shared by test/flows/fault-campaign.test.js: real Node-RED processes running
+// The quote-to-cash fault campaign, shared by test/flows/fault-campaign-*.test.js: real Node-RED processes running
 // flows/quote-to-cash.json against the Salesforce and NetSuite sandboxes (in this process, with faults injected through
 // their control plane), the real Mosquitto on 127.0.0.1:1883 and the store under test.
 //
