@@ -35,10 +35,11 @@ test("status rules: success, throttle, gateway, auth, server, redirect, business
   assert.ok(isRetryable(classifyResponse(response(504, {}), GET)));
   assert.ok(isRetryable(classifyResponse(response(408, {}), POST)));
   assert.equal(classifyResponse(response(401, {}), GET).kind, "auth");
-  const server = classifyResponse(response(500, { message: "NullPointerException" }), GET);
+  const server = classifyResponse(response(500, { message: "NullPointerException" }), POST);
   assert.equal(server.kind, "server");
-  assert.equal(server.retryable, false);
+  assert.equal(server.retryable, false, "a 500 to a POST: not sent again");
   assert.match(server.message, /HTTP 500: NullPointerException/);
+  assert.equal(classifyResponse(response(500, { message: "UNKNOWN_EXCEPTION" }), GET).retryable, true, "a 500 to a read: asked again");
   const redirect = classifyResponse(response(302, "", { headers: { location: "https://login.example/sso?token=abc" } }), GET);
   assert.equal(redirect.kind, "protocol");
   assert.match(redirect.message, /unexpected HTTP 302 to https:\/\/login\.example\/sso$/, "the redirect's query is not echoed");

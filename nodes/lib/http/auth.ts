@@ -191,7 +191,8 @@ async function fetchClientCredentialsToken(http: HttpClient, options: ClientCred
 /** The error for a login that did not produce a credential; never includes what was sent. */
 export function loginError(response: HttpResponse, what: string): TechnicalError {
   const technical = classifyResponse(response, { method: response.method, idempotent: true });
-  if (technical instanceof TechnicalError && (technical.retryable || technical.kind === "protocol")) return technical;
+  // A 500 is how some vendors refuse a login (Acumatica: "Invalid credentials"): asking again would not help.
+  if (technical instanceof TechnicalError && response.status !== 500 && (technical.retryable || technical.kind === "protocol")) return technical;
   const said = vendorMessage(response.body);
   const detail = said.code !== undefined && said.message !== undefined && said.code !== said.message ? `${said.code}: ${said.message}` : (said.message ?? said.code);
   return new TechnicalError({

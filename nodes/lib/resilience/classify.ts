@@ -14,7 +14,8 @@ export interface ClassifiedRequest {
  * - 2xx with malformed JSON or an HTML page: protocol error, an unknown outcome when not idempotent;
  * - 429: throttled, retryable; 503: retryable; 502/504: retryable when idempotent, else an unknown outcome
  *   (a gateway gave up, the vendor may still have booked it); 408: retryable;
- * - 401/403: auth, not retryable; other 5xx and 3xx: not retryable;
+ * - 401/403: auth, not retryable; other 5xx: retryable when idempotent (a read or a keyed write the vendor may
+ *   fail once, e.g. Salesforce UNKNOWN_EXCEPTION, NetSuite UNEXPECTED_ERROR), else not; 3xx: not retryable;
  * - HTML or malformed bodies on other 4xx: protocol (a wrong base URL, a proxy), not retryable;
  * - any other 4xx: BusinessError from the vendor's body.
  */
@@ -51,7 +52,7 @@ export function classifyResponse(response: HttpResponse, request: ClassifiedRequ
     return technical("server", message, true);
   }
   if (status === 401 || status === 403) return technical("auth", `HTTP ${status} credentials refused${vendorSays(response.body)}`, false);
-  if (status >= 500) return technical("server", `HTTP ${status}${suffix}${vendorSays(response.body)}`, false);
+  if (status >= 500) return technical("server", `HTTP ${status}${suffix}${vendorSays(response.body)}`, request.idempotent);
   if (status < 400) return technical("protocol", `unexpected HTTP ${status}${response.headers.location ? ` to ${response.headers.location.split("?")[0]}` : ""}`, false);
   if (unreadable !== undefined) return technical("protocol", `HTTP ${status} with ${unreadable}`, false);
   const said = vendorMessage(response.body);
