@@ -482,6 +482,21 @@ for (const [erpSystem, extra] of SMOKE) {
     await settle();
     assert.equal((await ordersFor(erp, opp.id)).length, 1, "the repeated webhook made no second order");
     assert.equal(created(again.body.correlationId).length, 0);
-    assert.deepEqual(problems(red.log), []);
+
+    if (erp.customer) {
+      // An account not linked to a party cannot be ordered for: it waits in the dead letters, saying why, no order.
+      const unlinked = await crm.opportunity({ name: `Q2C unlinked ${label}`, lines: LINES });
+      const res2 = await won(red, { opportunityId: unlinked.id });
+      assert.equal(res2.status, 202);
+      const captured = await until("dlq.captured", () => events.find((e) => e.topic === "keelson/v1/dlq/captured" && e.body.correlationId === res2.body.correlationId));
+      assert.equal(captured.body.idempotencyKey, `q2c:salesforce:${unlinked.id}`);
+      assert.match(captured.body.error, /ensure customer.*creates no customers.*not offered/);
+      assert.equal((await ordersFor(erp, unlinked.id)).length, 0);
+      assert.equal(created(res2.body.correlationId).length, 0);
+      // Invoice sync is not offered by Order Hub either: its poll, every 10 s, says so too.
+      for (const line of problems(red.log)) assert.match(line, /\[error\].*(creates no customers|"list invoices" is not offered)/, line);
+    } else {
+      assert.deepEqual(problems(red.log), []);
+    }
   });
 }
