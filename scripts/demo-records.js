@@ -17,8 +17,9 @@ const records = async (url, type) => (await control(url, "GET", `/records/${enco
 const seed = async (url, type, body) => (await control(url, "POST", `/records/${encodeURIComponent(type)}`, body)).records;
 
 /**
- * One CRM sandbox: `opportunity({name, lines: [{sku, quantity, unitPrice}], currency})` seeds a won opportunity
- * with a new account and returns {id, accountId}; `writeBack(id)` reads what the flow wrote on it and
+ * One CRM sandbox: `opportunity({name, lines: [{sku, quantity, unitPrice}], currency, erpCustomer})` seeds a won
+ * opportunity with a new account and returns {id, accountId}; `erpCustomer: {system, id}` links the account to a
+ * customer the ERP already has (as for an ERP that creates none). `writeBack(id)` reads what the flow wrote on it and
  * `erpCustomer(accountId)` the ERP customer number linked to the account.
  */
 function crm(system, url) {
@@ -26,9 +27,10 @@ function crm(system, url) {
   const tag = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
   if (system === "salesforce") {
     return {
-      async opportunity({ name, lines, currency = "USD" }) {
+      async opportunity({ name, lines, currency = "USD", erpCustomer }) {
         const products = await records(url, "Product2");
-        const account = (await seed(url, "Account", { Name: `${name} Ltd`, BillingCity: "Lyon", BillingCountryCode: "FR" }))[0];
+        const link = erpCustomer ? { ERP_Customer_Id__c: erpCustomer.id, ERP_System__c: erpCustomer.system } : {};
+        const account = (await seed(url, "Account", { Name: `${name} Ltd`, BillingCity: "Lyon", BillingCountryCode: "FR", ...link }))[0];
         const amount = lines.reduce((sum, l) => sum + l.quantity * Number(l.unitPrice), 0);
         const opp = (await seed(url, "Opportunity", { Name: name, AccountId: account.Id, StageName: "Closed Won", CloseDate: "2026-11-20", Amount: amount, CurrencyIsoCode: currency }))[0];
         for (const l of lines) {
@@ -49,8 +51,9 @@ function crm(system, url) {
   }
   if (system === "hubspot") {
     return {
-      async opportunity({ name, lines, currency = "USD" }) {
-        const company = (await seed(url, "companies", { properties: { name: `${name} Ltd`, city: "Lyon", country: "FR", domain: `${tag()}.example` } }))[0];
+      async opportunity({ name, lines, currency = "USD", erpCustomer }) {
+        const link = erpCustomer ? { erp_customer_id: erpCustomer.id, erp_system: erpCustomer.system } : {};
+        const company = (await seed(url, "companies", { properties: { name: `${name} Ltd`, city: "Lyon", country: "FR", domain: `${tag()}.example`, ...link } }))[0];
         const items = [];
         for (const l of lines) items.push((await seed(url, "line_items", { properties: { name: l.sku, quantity: String(l.quantity), price: String(l.unitPrice), hs_sku: l.sku } }))[0]);
         const amount = lines.reduce((sum, l) => sum + l.quantity * Number(l.unitPrice), 0);
@@ -72,11 +75,12 @@ function crm(system, url) {
   }
   if (system === "dataverse") {
     return {
-      async opportunity({ name, lines, currency = "USD" }) {
+      async opportunity({ name, lines, currency = "USD", erpCustomer }) {
         const currencies = await records(url, "transactioncurrencies");
         const cur = currencies.find((c) => c.isocurrencycode === currency) ?? currencies[0];
         const products = await records(url, "products");
-        const account = (await seed(url, "accounts", { name: `${name} Ltd`, address1_city: "Lyon", address1_country: "France", _transactioncurrencyid_value: cur.transactioncurrencyid }))[0];
+        const link = erpCustomer ? { keelson_erpcustomerid: erpCustomer.id, keelson_erpsystem: erpCustomer.system } : {};
+        const account = (await seed(url, "accounts", { name: `${name} Ltd`, address1_city: "Lyon", address1_country: "France", _transactioncurrencyid_value: cur.transactioncurrencyid, ...link }))[0];
         const amount = lines.reduce((sum, l) => sum + l.quantity * Number(l.unitPrice), 0);
         const opp = (await seed(url, "opportunities", { name, _customerid_value: account.accountid, _parentaccountid_value: account.accountid, estimatedvalue: amount, actualvalue: amount, estimatedclosedate: "2026-11-20", actualclosedate: "2026-11-20", statecode: 1, statuscode: 3, _transactioncurrencyid_value: cur.transactioncurrencyid }))[0];
         let line = 0;
@@ -99,11 +103,64 @@ function crm(system, url) {
   throw new Error(`no demo records for CRM ${system}`);
 }
 
+/** Seeds, through `url`'s control plane, the SKUs a sandbox of `type` does not list yet (`has(record, sku)`). */
+async function seedMissing(url, type, has, record) {
+  const known = await records(url, type);
+  for (const [sku, price] of Object.entries(SKUS)) if (!known.some((r) => has(r, sku))) await seed(url, type, record(sku, Number(price)));
+}
+
+/** Oracle Fusion Order Hub creates no customers: its orders name a party the sandbox has (Globex GmbH). */
+const FUSION_PARTY = "C-1001";
+
 /**
- * One ERP sandbox: `prepare()` adds what orders need (NetSuite items by external id), `orders()` lists sales orders
- * as {id, externalReference}, `invoice(orderId)` bills one and returns {id, total, currency}.
+ * One ERP sandbox: `prepare()` adds what orders need (items by SKU), `orders()` lists sales orders as
+ * {id, externalReference, customer}, `invoice(orderId)` (NetSuite and SAP) bills one and returns {id, total, currency}. `customer` is,
+ * for an ERP that creates no customers, the one the CRM account must already be linked to ({system, id}).
  */
 function erp(system, url) {
+  if (system === "business-central") {
+    return {
+      prepare: () => seedMissing(url, "items", (r, sku) => r.number === sku, (sku, unitPrice) => ({ number: sku, displayName: sku, unitPrice })),
+      async orders() {
+        return (await records(url, "salesOrders")).map((o) => ({ id: String(o.id), number: o.number, externalReference: o.externalDocumentNumber, customer: o.customerNumber }));
+      },
+    };
+  }
+  if (system === "odoo") {
+    return {
+      prepare: () => seedMissing(url, "product.product", (r, sku) => r.default_code === sku, (sku, list_price) => ({ name: sku, default_code: sku, list_price, type: "consu", active: true })),
+      async orders() {
+        return (await records(url, "sale.order")).map((o) => ({ id: String(o.id), number: o.name, externalReference: o.client_order_ref || undefined, customer: String(o.partner_id) }));
+      },
+    };
+  }
+  if (system === "oracle-fusion") {
+    return {
+      // Its products (WID-1, GAD-2, SUP-12) and parties are fixed in the sandbox; its control plane seeds orders only.
+      async prepare() {},
+      customer: { system, id: FUSION_PARTY },
+      async orders() {
+        return (await records(url, "salesOrdersForOrderHub")).map((o) => ({ id: String(o.HeaderId), number: o.OrderNumber, externalReference: o.SourceTransactionId, customer: o.BuyingPartyNumber }));
+      },
+    };
+  }
+  if (system === "acumatica") {
+    return {
+      prepare: () => seedMissing(url, "StockItem", (r, sku) => r.InventoryID === sku, (sku, DefaultPrice) => ({ InventoryID: sku, Description: sku, DefaultPrice })),
+      async orders() {
+        return (await records(url, "SalesOrder")).map((o) => ({ id: String(o.OrderNbr), number: o.OrderNbr, externalReference: o.CustomerOrder, customer: o.CustomerID }));
+      },
+    };
+  }
+  if (system === "dynamics-fo") {
+    const company = require("../dist/sandbox/dynamics-fo.js").DYNAMICS_FO_DEFAULTS.defaultCompany;
+    return {
+      prepare: () => seedMissing(url, "ReleasedProductsV2", (r, sku) => r.dataAreaId === company && r.ItemNumber === sku, (sku, SalesPrice) => ({ dataAreaId: company, ItemNumber: sku, ProductName: sku, SalesPrice })),
+      async orders() {
+        return (await records(url, "SalesOrderHeadersV2")).filter((o) => o.dataAreaId === company).map((o) => ({ id: String(o.SalesOrderNumber), number: o.SalesOrderNumber, externalReference: o.CustomersOrderReference, customer: o.OrderingCustomerAccountNumber }));
+      },
+    };
+  }
   if (system === "netsuite") {
     return {
       async prepare() {
@@ -161,13 +218,21 @@ async function billingInvoice(url, { erpSystem, erpInvoiceId, total, currency })
 
 /** CRM_SYSTEM / ERP_SYSTEM as people write them, to the connection's system names. */
 const CRM_ALIASES = { salesforce: "salesforce", hubspot: "hubspot", dataverse: "dataverse", dynamics: "dataverse", dynamics365: "dataverse", "dynamics-365": "dataverse", d365: "dataverse" };
-const ERP_ALIASES = { netsuite: "netsuite", sap: "sap-s4hana", "sap-s4hana": "sap-s4hana", s4hana: "sap-s4hana", stripe: "stripe", "generic-rest": "generic-rest" };
+const ERP_ALIASES = {
+  netsuite: "netsuite", sap: "sap-s4hana", "sap-s4hana": "sap-s4hana", s4hana: "sap-s4hana", stripe: "stripe", "generic-rest": "generic-rest",
+  "business-central": "business-central", bc: "business-central", odoo: "odoo", "oracle-fusion": "oracle-fusion", fusion: "oracle-fusion",
+  acumatica: "acumatica", "dynamics-fo": "dynamics-fo", fo: "dynamics-fo", "d365-fo": "dynamics-fo",
+};
 /** Which sandbox serves each system (run.js names them so). */
-const SANDBOX_OF = { salesforce: "salesforce", hubspot: "hubspot", dataverse: "dataverse", netsuite: "netsuite", "sap-s4hana": "sap", stripe: "stripe" };
+const SANDBOX_OF = {
+  salesforce: "salesforce", hubspot: "hubspot", dataverse: "dataverse", netsuite: "netsuite", "sap-s4hana": "sap", stripe: "stripe",
+  "business-central": "business-central", odoo: "odoo", "oracle-fusion": "oracle-fusion", acumatica: "acumatica", "dynamics-fo": "dynamics-fo",
+};
 
 /**
  * The environment the reference flows read (PRODUCT.md's contract), pointing at sandboxes with their default
- * credentials: `urls` maps a sandbox name (salesforce, hubspot, dataverse, netsuite, sap, stripe) to its URL.
+ * credentials: `urls` maps a sandbox name (salesforce, hubspot, dataverse, netsuite, sap, stripe, business-central,
+ * odoo, oracle-fusion, acumatica, dynamics-fo) to its URL.
  */
 function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsuite", urls, mqttUrl, store = "file" }) {
   const crmSystem = CRM_ALIASES[String(crmName).toLowerCase()];
@@ -199,6 +264,29 @@ function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsu
     Object.assign(env, { ERP_CLIENT_ID: d.user, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00" }) });
   }
   if (erpSystem === "stripe") Object.assign(env, { ERP_CLIENT_SECRET: sandbox("stripe").STRIPE_DEFAULTS.secretKey });
+  // The Entra token endpoint of Business Central and F&O is the sandbox's own (ERP_TOKEN_URL), not login.microsoftonline.com.
+  if (erpSystem === "business-central") {
+    const d = sandbox("business-central").BUSINESS_CENTRAL_DEFAULTS;
+    Object.assign(env, { ERP_CLIENT_ID: d.clientId, ERP_CLIENT_SECRET: d.clientSecret, ERP_TENANT_ID: d.tenantId, ERP_ENVIRONMENT: d.environment, ERP_COMPANY_ID: d.companyId, ERP_TOKEN_URL: `${env.ERP_BASE_URL}/${d.tenantId}/oauth2/v2.0/token` });
+  }
+  if (erpSystem === "odoo") {
+    // JSON-2 takes the API key as bearer; JSON-RPC (ERP_PROTOCOL=jsonrpc) the login with that key as its password.
+    const d = sandbox("odoo").ODOO_DEFAULTS;
+    Object.assign(env, { ERP_DATABASE: d.database, ERP_CLIENT_ID: d.login, ERP_CLIENT_SECRET: d.apiKey });
+  }
+  if (erpSystem === "oracle-fusion") {
+    const d = sandbox("oracle-fusion").ORACLE_FUSION_DEFAULTS;
+    Object.assign(env, { ERP_CLIENT_ID: d.username, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ businessUnitName: "Vision Operations" }) });
+  }
+  if (erpSystem === "acumatica") {
+    const d = sandbox("acumatica").ACUMATICA_DEFAULTS;
+    Object.assign(env, { ERP_CLIENT_ID: d.name, ERP_CLIENT_SECRET: d.password });
+  }
+  if (erpSystem === "dynamics-fo") {
+    // A new F&O customer needs its customer group (the order defaults reach the customer mapping too).
+    const d = sandbox("dynamics-fo").DYNAMICS_FO_DEFAULTS;
+    Object.assign(env, { ERP_CLIENT_ID: d.clientId, ERP_CLIENT_SECRET: d.clientSecret, ERP_TENANT_ID: d.tenantId, ERP_COMPANY: d.defaultCompany, ERP_TOKEN_URL: `${env.ERP_BASE_URL}/${d.tenantId}/oauth2/v2.0/token`, ERP_ORDER_DEFAULTS: JSON.stringify({ customerGroupId: "30" }) });
+  }
   return env;
 }
 

@@ -5,7 +5,8 @@
 // variables the flows read. Ctrl-C stops everything.
 //   npm start -- --reset                            rewrite the user dir's flows from flows/ (your edits there are lost)
 //   CRM_SYSTEM=hubspot ERP_SYSTEM=sap-s4hana npm start   other sandboxes (CRM: salesforce, hubspot, dynamics;
-//                                                   ERP: netsuite, sap-s4hana, stripe), with their default credentials
+//                                                   ERP: netsuite, sap-s4hana, stripe, business-central, odoo,
+//                                                   oracle-fusion, acumatica, dynamics-fo), with their default credentials
 //   PORT=1881 npm start    another port; KEELSON_SANDBOX_<VENDOR>_PORT and KEELSON_MQTT_PORT move the others
 // What is running is written to .node-red-user/demo.json, where `npm run demo:traffic` finds it.
 "use strict";
@@ -86,7 +87,7 @@ function sandboxEnvironment(sandboxes, mqttUrl) {
   // "dynamics" and "sap" are what people type; the connections want the system names.
   env.CRM_SYSTEM = defaults.CRM_SYSTEM;
   env.ERP_SYSTEM = defaults.ERP_SYSTEM;
-  if (!env.ERP_BASE_URL) throw new Error(`ERP_SYSTEM=${env.ERP_SYSTEM} has no sandbox: set ERP_BASE_URL (and ERP_REST_PROFILE, ERP_MAPPINGS for generic-rest), or use netsuite, sap-s4hana or stripe`);
+  if (!env.ERP_BASE_URL) throw new Error(`ERP_SYSTEM=${env.ERP_SYSTEM} has no sandbox: set ERP_BASE_URL (and ERP_REST_PROFILE, ERP_MAPPINGS for generic-rest), or use netsuite, sap-s4hana, stripe, business-central, odoo, oracle-fusion, acumatica or dynamics-fo`);
   return env;
 }
 
@@ -115,7 +116,7 @@ async function main() {
   if (!["CRM_BASE_URL", "ERP_BASE_URL", "BILLING_BASE_URL"].some((name) => process.env[name]) && env.KEELSON_STORE === "file") {
     fs.rmSync(path.join(userDir, "keelson-state"), { recursive: true, force: true });
   }
-  // NetSuite's order lines name items by external id = SKU: give the sandbox's items one.
+  // Order lines name items by SKU: the ERP sandbox gets the ones it lacks (NetSuite's items an external id).
   await require("./demo-records.js").erp(env.ERP_SYSTEM, env.ERP_BASE_URL).prepare();
   fs.writeFileSync(
     path.join(userDir, "demo.json"),

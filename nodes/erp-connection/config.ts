@@ -119,6 +119,8 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
     : [ENV_FALLBACK[name]];
   const secret = (name: keyof ErpCredentials) =>
     required(env(creds[name]) || fallbacks(name).map((v) => process.env[v]).find((v) => v), `${name} (credentials, or ${fallbacks(name).join(" or ")})`);
+  // An Entra / IAM token endpoint other than the vendor's default (a sandbox, a national cloud): dialog, else ERP_TOKEN_URL.
+  const tokenUrl = env(def.tokenUrl) || process.env.ERP_TOKEN_URL;
   switch (system) {
     case "netsuite":
       return {
@@ -144,27 +146,31 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
         companyId: required(env(def.companyId) || process.env.ERP_COMPANY_ID, "company id (or ERP_COMPANY_ID)"),
         clientId: secret("clientId"),
         clientSecret: secret("clientSecret"),
-        ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
+        ...(tokenUrl ? { tokenUrl } : {}),
         ...(def.scope ? { scope: def.scope } : {}),
         ...(def.localCurrency ? { localCurrency: def.localCurrency } : {}),
         ...(def.paymentJournal ? { paymentJournal: def.paymentJournal } : {}),
       };
-    case "odoo":
+    case "odoo": {
+      // A flow file without the dialog's choice takes ERP_PROTOCOL (json2 | jsonrpc); JSON-2 otherwise.
+      const protocol = (def.odooProtocol || process.env.ERP_PROTOCOL || "json2").trim().toLowerCase();
+      if (protocol !== "json2" && protocol !== "jsonrpc") throw new Error(`Odoo protocol must be json2 or jsonrpc, got ${JSON.stringify(protocol)}`);
       return {
         system,
         ...common,
-        protocol: def.odooProtocol === "jsonrpc" ? "jsonrpc" : "json2",
+        protocol,
         database: required(env(def.database) || process.env.ERP_DATABASE, "database (or ERP_DATABASE)"),
-        ...(def.odooProtocol === "jsonrpc" ? { login: required(env(def.login) || process.env.ERP_CLIENT_ID, "login (or ERP_CLIENT_ID)") } : {}),
+        ...(protocol === "jsonrpc" ? { login: required(env(def.login) || process.env.ERP_CLIENT_ID, "login (or ERP_CLIENT_ID)") } : {}),
         password: secret("password"),
       };
+    }
     case "oracle-fusion":
       return {
         system,
         ...common,
         auth:
           def.fusionAuth === "oauth2"
-            ? { kind: "oauth2", clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}), ...(def.scope ? { scope: def.scope } : {}) }
+            ? { kind: "oauth2", clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(tokenUrl ? { tokenUrl } : {}), ...(def.scope ? { scope: def.scope } : {}) }
             : { kind: "basic", user: secret("user"), password: secret("password") },
       };
     case "acumatica": {
@@ -189,7 +195,7 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
         clientId: secret("clientId"),
         clientSecret: secret("clientSecret"),
         company: required(env(def.foCompany) || process.env.ERP_COMPANY, "company (dataAreaId, or ERP_COMPANY)"),
-        ...(env(def.tokenUrl) ? { tokenUrl: env(def.tokenUrl)! } : {}),
+        ...(tokenUrl ? { tokenUrl } : {}),
         ...(def.scope ? { scope: def.scope } : {}),
       };
     default: {

@@ -92,3 +92,31 @@ test("connection config: the reference flows' fallbacks — Stripe's BILLING_API
     else process.env[n] = v;
   }
 });
+
+test("connection config: a flow file without the dialog's token URL or Odoo protocol takes ERP_TOKEN_URL and ERP_PROTOCOL", () => {
+  const names = ["ERP_CLIENT_ID", "ERP_CLIENT_SECRET", "ERP_TENANT_ID", "ERP_COMPANY_ID", "ERP_COMPANY", "ERP_DATABASE", "ERP_TOKEN_URL", "ERP_PROTOCOL"];
+  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+  try {
+    for (const n of names) delete process.env[n];
+    Object.assign(process.env, { ERP_CLIENT_ID: "admin", ERP_CLIENT_SECRET: "s3cret", ERP_TENANT_ID: "t1", ERP_COMPANY_ID: "c1", ERP_COMPANY: "usmf", ERP_DATABASE: "db" });
+    const def = { id: "c1", name: "", system: "business-central", baseUrl: "http://127.0.0.1:1", orderDefaults: "", mappings: "", tokenUrl: "" };
+    assert.equal(configOf(def, {}).tokenUrl, undefined, "no token URL: the adapter's default (login.microsoftonline.com)");
+    assert.equal(configOf({ ...def, system: "oracle-fusion", fusionAuth: "oauth2" }, {}).auth.tokenUrl, undefined);
+    process.env.ERP_TOKEN_URL = "http://127.0.0.1:2/t1/oauth2/v2.0/token";
+    assert.equal(configOf(def, {}).tokenUrl, "http://127.0.0.1:2/t1/oauth2/v2.0/token");
+    assert.equal(configOf({ ...def, system: "dynamics-fo" }, {}).tokenUrl, "http://127.0.0.1:2/t1/oauth2/v2.0/token");
+    assert.equal(configOf({ ...def, system: "oracle-fusion", fusionAuth: "oauth2" }, {}).auth.tokenUrl, "http://127.0.0.1:2/t1/oauth2/v2.0/token");
+    assert.equal(configOf({ ...def, tokenUrl: "http://dialog/token" }, {}).tokenUrl, "http://dialog/token", "the dialog wins");
+
+    const odoo = { ...def, system: "odoo" };
+    assert.deepEqual([configOf(odoo, {}).protocol, configOf(odoo, {}).login], ["json2", undefined], "JSON-2 unless told");
+    process.env.ERP_PROTOCOL = "JSONRPC";
+    assert.deepEqual([configOf(odoo, {}).protocol, configOf(odoo, {}).login, configOf(odoo, {}).password], ["jsonrpc", "admin", "s3cret"]);
+    assert.equal(configOf({ ...odoo, odooProtocol: "json2" }, {}).protocol, "json2", "the dialog wins");
+    process.env.ERP_PROTOCOL = "xmlrpc";
+    assert.throws(() => configOf(odoo, {}), /Odoo protocol must be json2 or jsonrpc, got "xmlrpc"/);
+  } finally {
+    for (const [n, v] of Object.entries(saved)) if (v === undefined) delete process.env[n];
+    else process.env[n] = v;
+  }
+});

@@ -3,7 +3,8 @@
 // against in-process sandboxes, configured by nothing but the environment. Events are read off the real Mosquitto on
 // 127.0.0.1:1883 and told apart from other runs' by correlation id (quote to cash) or by this run's record ids.
 // Salesforce, HubSpot and Dynamics 365 (Dataverse) each with NetSuite and with SAP S/4HANA; quote to cash also on a
-// generic REST ERP.
+// generic REST ERP, and a quote-to-cash smoke run (Salesforce) on Business Central, Odoo (JSON-2 and JSON-RPC),
+// Oracle Fusion, Acumatica and Dynamics 365 F&O.
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
@@ -20,7 +21,7 @@ const WEBHOOK = "/keelson/q2c/opportunity-won";
 const INVOICE_POLL = "1a5c000000000003";
 const RECONCILE = "1a5c000000000021";
 const MQTT_URL = process.env.KEELSON_TEST_MQTT_URL || "mqtt://127.0.0.1:1883";
-const SANDBOX_FILE = { salesforce: "salesforce", hubspot: "hubspot", dataverse: "dataverse", netsuite: "netsuite", "sap-s4hana": "sap", stripe: "stripe" };
+const SANDBOX_FILE = demo.SANDBOX_OF;
 
 /** Every JSON event on keelson/v1/# while the test runs. */
 async function listen(t) {
@@ -410,3 +411,92 @@ test("generic REST ERP: quote to cash smoke run (Salesforce)", { timeout: 120000
   await settle();
   assert.equal(orders.length, 1, "the repeat is stopped by the gate");
 });
+
+
+// Quote to cash on every other ERP, configured as `ERP_SYSTEM=<system> npm start` configures it: one order, the
+// write-back, the event, and no second order for a repeated webhook. Oracle Fusion's Order Hub creates no customers,
+// so there the account is linked beforehand to a party Fusion has (as a Fusion customer's CRM accounts are).
+const SMOKE = [
+  ["business-central", {}],
+  ["odoo", {}],
+  ["odoo", { ERP_PROTOCOL: "jsonrpc" }],
+  ["oracle-fusion", {}],
+  ["acumatica", {}],
+  ["dynamics-fo", {}],
+];
+
+for (const [erpSystem, extra] of SMOKE) {
+  const label = extra.ERP_PROTOCOL ? `${erpSystem} (${extra.ERP_PROTOCOL})` : erpSystem;
+  test(`salesforce + ${label}: quote to cash smoke run`, { timeout: 120000 }, async (t) => {
+    const urls = await startSandboxes(t, ["salesforce", erpSystem, "stripe"]);
+    const env = { ...demo.sandboxEnvironment({ crm: "salesforce", erp: erpSystem, urls }), ...extra };
+    const crm = demo.crm("salesforce", env.CRM_BASE_URL);
+    const erp = demo.erp(erpSystem, env.ERP_BASE_URL);
+    await erp.prepare();
+    const events = await listen(t);
+    const { red } = await startFlows(t, env);
+    const created = (correlationId) => events.filter((e) => e.topic === "keelson/v1/order/created" && e.body.correlationId === correlationId);
+
+    const opp = await crm.opportunity({ name: `Q2C smoke ${label}`, lines: LINES, erpCustomer: erp.customer });
+    const res = await won(red, { opportunityId: opp.id });
+    assert.equal(res.status, 202, res.text);
+    assert.equal(res.body.status, "accepted");
+    const [event] = await until("order.created", () => created(res.body.correlationId).length && created(res.body.correlationId)).catch(async (err) => {
+      throw new Error(`${err.message}\nwrite-back ${JSON.stringify(await crm.writeBack(opp.id))}\n${red.log}\n${JSON.stringify(events.filter((e) => e.body.correlationId === res.body.correlationId))}`);
+    });
+    assert.deepEqual(event.body.opportunity, { system: "salesforce", id: opp.id });
+    assert.equal(event.body.order.system, erpSystem);
+    assert.equal(event.body.created, true);
+    assert.ok(event.body.order.orderNumber, JSON.stringify(event.body.order));
+    const orders = await ordersFor(erp, opp.id);
+    assert.equal(orders.length, 1, JSON.stringify(orders));
+    assert.equal(orders[0].id, event.body.order.id);
+    assert.equal(String(orders[0].number), event.body.order.orderNumber);
+    const erpCustomer = event.body.customer.refs.find((r) => r.system === erpSystem);
+    assert.ok(erpCustomer, JSON.stringify(event.body.customer));
+    if (erp.customer) {
+      // Looked up, not created: the order is the linked party's, and the account link is as it was.
+      assert.equal(event.body.customer.created, false);
+      assert.equal(erpCustomer.id, erp.customer.id);
+      assert.equal(orders[0].customer, erp.customer.id);
+      assert.deepEqual(await crm.erpCustomer(opp.accountId), { id: erp.customer.id, system: erpSystem });
+    } else {
+      assert.equal(event.body.customer.created, true);
+      const linked = await until("the account link", async () => ((await crm.erpCustomer(opp.accountId))?.id ? crm.erpCustomer(opp.accountId) : undefined));
+      assert.deepEqual(linked, { id: erpCustomer.id, system: erpSystem });
+    }
+    const written = await until("the write-back", async () => ((await crm.writeBack(opp.id))?.orderNumber ? crm.writeBack(opp.id) : undefined));
+    assert.deepEqual([written.orderNumber, written.status], [event.body.order.orderNumber, "accepted"]);
+    if (erpSystem === "odoo") {
+      // The protocol the environment chose is the one spoken.
+      const routes = Object.keys((await demo.control(env.ERP_BASE_URL, "GET", "/stats")).routes);
+      const spoken = (proto) => routes.filter((r) => (proto === "jsonrpc" ? /\/jsonrpc/ : /\/json\/2\//).test(r));
+      const expected = extra.ERP_PROTOCOL ?? "json2";
+      assert.ok(spoken(expected).length > 0, JSON.stringify(routes));
+      assert.deepEqual(spoken(expected === "json2" ? "jsonrpc" : "json2"), [], JSON.stringify(routes));
+    }
+
+    const again = await won(red, { opportunityId: opp.id });
+    assert.equal(again.status, 202);
+    assert.notEqual(again.body.correlationId, res.body.correlationId);
+    await settle();
+    assert.equal((await ordersFor(erp, opp.id)).length, 1, "the repeated webhook made no second order");
+    assert.equal(created(again.body.correlationId).length, 0);
+
+    if (erp.customer) {
+      // An account not linked to a party cannot be ordered for: it waits in the dead letters, saying why, no order.
+      const unlinked = await crm.opportunity({ name: `Q2C unlinked ${label}`, lines: LINES });
+      const res2 = await won(red, { opportunityId: unlinked.id });
+      assert.equal(res2.status, 202);
+      const captured = await until("dlq.captured", () => events.find((e) => e.topic === "keelson/v1/dlq/captured" && e.body.correlationId === res2.body.correlationId));
+      assert.equal(captured.body.idempotencyKey, `q2c:salesforce:${unlinked.id}`);
+      assert.match(captured.body.error, /ensure customer.*creates no customers.*not offered/);
+      assert.equal((await ordersFor(erp, unlinked.id)).length, 0);
+      assert.equal(created(res2.body.correlationId).length, 0);
+      // Invoice sync is not offered by Order Hub either: its poll, every 10 s, says so too.
+      for (const line of problems(red.log)) assert.match(line, /\[error\].*(creates no customers|"list invoices" is not offered)/, line);
+    } else {
+      assert.deepEqual(problems(red.log), []);
+    }
+  });
+}
