@@ -68,11 +68,12 @@ export class OracleFusionAdapter extends ErpAdapterBase {
   ensureCustomer(customer: Customer, _ctx: CallContext): Promise<{ ref: CrossRef; created: boolean }> {
     const own = this.ownRef(customer.refs);
     if (own) return Promise.resolve({ ref: own, created: false });
-    return Promise.reject(notOffered(this.system, "ensure customer (Order Hub creates no customers; put the buying party number in the customer's refs)"));
+    // Order Hub creates no customers: an account not linked to a buying party is for someone to fix, not to retry.
+    return Promise.reject(notLinked());
   }
 
   async createOrder(order: SalesOrder, ctx: CreateOrderContext): Promise<OrderOutcome> {
-    if (!this.ownRef(order.customer.refs)) throw new BusinessError({ code: "CUSTOMER_NOT_LINKED", field: "customer.refs", message: "the order's customer has no Oracle Fusion buying party number", hint: "add {system: \"oracle-fusion\", id: <party number>} to customer.refs (Order Hub creates no customers)" });
+    if (!this.ownRef(order.customer.refs)) throw notLinked();
     const body = await this.map("orderOut", this.withDefaults(order));
     const key = `${String(body.SourceTransactionSystem)}:${String(body.SourceTransactionId)}`;
     if (ctx.mayExist) {
@@ -151,5 +152,15 @@ function classifyFusion(response: HttpResponse): BusinessError | undefined {
     vendorBody: response.body,
     ...(field ? { field } : {}),
     ...(response.status === 404 ? { hint: "the order does not exist, or the user lacks data access to its business unit" } : {}),
+  });
+}
+
+/** A customer with no Oracle Fusion buying party number: Order Hub creates none, so the CRM account must be linked. */
+function notLinked(): BusinessError {
+  return new BusinessError({
+    code: "CUSTOMER_NOT_LINKED",
+    field: "customer.refs",
+    message: "the customer has no Oracle Fusion buying party number (Order Hub creates no customers)",
+    hint: 'link the CRM account to its party: add {system: "oracle-fusion", id: <party number>} to customer.refs',
   });
 }
