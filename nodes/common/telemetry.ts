@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import type { Connection } from "../lib/resilience/connection";
-import type { DeadLetter } from "../lib/state";
+import type { DeadLetter, StepRecord } from "../lib/state";
+import type { TraceStep } from "../lib/telemetry/trace";
 import { Telemetry, type Handling, type NodeProbe } from "../lib/telemetry/telemetry";
 import { asError, permission } from "./glue";
 import type { StoreNode } from "./store-node";
@@ -98,6 +99,32 @@ export function watchConnection(RED: NodeAPI, node: Node, system: string, connec
   return t.watchConnection(node.id, connection.name, system, () => connection.state());
 }
 
+/** The store node the trace is kept in, per runtime. */
+const traceStores = new WeakMap<Telemetry, StoreNode>();
+
+/**
+ * Called by each keelson-store config node as it starts: the trace is kept in the store node settings.js names
+ * (`keelson.trace.store`, a node id) or else in the first one deployed. Returns what the node calls as it closes
+ * (before closing its store): the pending steps are flushed, and the trace falls back to memory.
+ */
+export function offerTraceStore(RED: NodeAPI, node: StoreNode): () => Promise<void> {
+  const t = telemetryOf(RED);
+  const wanted = t.settings.trace.store;
+  if (!t.settings.trace.enabled || (wanted ? node.id !== wanted : traceStores.has(t))) return () => Promise.resolve();
+  traceStores.set(t, node);
+  const stop = t.useStore(async () => {
+    const store = await node.store();
+    return {
+      appendSteps: (steps: readonly TraceStep[], options?: { retentionMs?: number }) => store.appendSteps(steps, options),
+      findSteps: async (id: string, options?: { limit?: number }) => (await store.findSteps(id, options)) as Array<StepRecord & TraceStep>,
+    };
+  });
+  return async () => {
+    await stop();
+    if (traceStores.get(t) === node) traceStores.delete(t);
+  };
+}
+
 /** Reads a dead-letter queue's depth at each scrape, and lets the trace find its entries. */
 export function watchDeadLetters(RED: NodeAPI, node: Node, storeNode: StoreNode, queue: string): () => void {
   const t = telemetryOf(RED);
@@ -154,10 +181,21 @@ function addRoutes(RED: NodeAPI, t: Telemetry): void {
 
   app.get("/keelson/trace/:id", permission(RED, "keelson-trace.read"), (req: Req, res: Res) => {
     const id = req.params.id ?? "";
-    const steps = t.find(id);
-    const correlationIds = [...new Set([id, ...steps.map((s) => s.correlationId)])];
-    deadLettersOf(correlationIds)
-      .then((deadLetters) => res.json({ id, enabled: !!t.trace, correlationIds: correlationIds.filter((c) => c === id ? steps.some((s) => s.correlationId === c) : true), steps, deadLetters }))
+    const storeNode = traceStores.get(t);
+    t.lookup(id)
+      .then(async ({ steps, storeError }) => {
+        const correlationIds = [...new Set([id, ...steps.map((s) => s.correlationId)])];
+        const deadLetters = await deadLettersOf(correlationIds);
+        res.json({
+          id,
+          enabled: !!t.trace,
+          // Where the steps come from: the store node (shared by every process using it) or this process's memory.
+          source: storeNode ? { store: storeNode.id, name: storeNode.describe(), ...(storeError ? { error: storeError } : {}) } : "memory",
+          correlationIds: correlationIds.filter((c) => (c === id ? steps.some((s) => s.correlationId === c) : true)),
+          steps,
+          deadLetters,
+        });
+      })
       .catch(fail(res));
   });
 

@@ -175,7 +175,6 @@ export interface StepRecord {
   /** Epoch ms. */
   at: number;
   ids?: Record<string, string>;
-  [field: string]: unknown;
 }
 
 export interface AppendStepsOptions {
