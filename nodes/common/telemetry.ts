@@ -3,6 +3,7 @@ import type { Connection } from "../lib/resilience/connection";
 import type { DeadLetter, StepRecord } from "../lib/state";
 import type { TraceStep } from "../lib/telemetry/trace";
 import { Telemetry, type Handling, type NodeProbe } from "../lib/telemetry/telemetry";
+import { stepContext } from "../lib/telemetry/context";
 import { asError, permission } from "./glue";
 import type { StoreNode } from "./store-node";
 
@@ -48,8 +49,14 @@ function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener
     if (!inListener && out) emitted(probe, out);
     nodeSend.call(node, out);
   };
+  // With the trace on, the listener runs in the step's context, so a vendor connection can add its request ids.
+  const tracing = t.settings.trace.enabled;
   return (msg, send, done) => {
     const handling = probe.begin(msg as unknown as Record<string, unknown>);
+    if (tracing) stepContext.run(handling, handle, msg, send, done, handling);
+    else handle(msg, send, done, handling);
+  };
+  function handle(msg: M, send: Send, done: Done, handling: Handling): void {
     listener(
       msg,
       (out) => {
@@ -67,7 +74,7 @@ function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener
         else done();
       },
     );
-  };
+  }
 }
 
 function emitted(probe: NodeProbe, out: Parameters<Send>[0]): void {

@@ -163,3 +163,25 @@ test("a failing store drops the batch, counts it, and the trace answers from thi
   assert.equal(t.storing, false);
   assert.deepEqual((await t.lookup("k1")).stored, false);
 });
+
+test("a vendor's request id (Stripe Request-Id) lands on the step of the message being handled, error answers too", async (t) => {
+  const { start } = require("../../dist/sandbox/stripe.js");
+  const { StripeAdapter } = require("../../dist/nodes/lib/vendors/stripe.js");
+  const { stepContext } = require("../../dist/nodes/lib/telemetry/context.js");
+  const sb = await start({ secretKeys: ["sk_test_trace"] });
+  t.after(() => sb.close());
+  const stripe = new StripeAdapter({ name: "stripe test", baseUrl: sb.url, secretKey: "sk_test_trace", connection: { retry: { maxAttempts: 1 } } });
+  t.after(() => stripe.connection.close?.());
+  const step = {};
+  await stepContext.run(step, async () => {
+    await stripe.connection.request({ method: "GET", path: "v1/invoices" });
+    await assert.rejects(stripe.connection.request({ method: "GET", path: "v1/invoices/in_missing" }));
+  });
+  assert.match(step.ids.stripeRequestId, /^req_/);
+  assert.match(step.ids["stripeRequestId#2"], /^req_/);
+  assert.notEqual(step.ids.stripeRequestId, step.ids["stripeRequestId#2"]);
+  // Outside a step (no message being handled) nothing is recorded and nothing fails.
+  const outside = await stripe.connection.request({ method: "GET", path: "v1/invoices" });
+  assert.equal(outside.status, 200);
+  assert.equal(Object.keys(step.ids).length, 2);
+});
