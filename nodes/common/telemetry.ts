@@ -106,30 +106,49 @@ export function watchConnection(RED: NodeAPI, node: Node, system: string, connec
   return t.watchConnection(node.id, connection.name, system, () => connection.state());
 }
 
-/** The store node the trace is kept in, per runtime. */
-const traceStores = new WeakMap<Telemetry, StoreNode>();
+/** The store nodes deployed, in the order they started, and the one the trace is kept in, per runtime. */
+const traceCandidates = new WeakMap<Telemetry, StoreNode[]>();
+const traceStores = new WeakMap<Telemetry, { node: StoreNode; stop: () => Promise<void> }>();
 
 /**
  * Called by each keelson-store config node as it starts: the trace is kept in the store node settings.js names
  * (`keelson.trace.store`, a node id) or else in the first one deployed. Returns what the node calls as it closes
- * (before closing its store): the pending steps are flushed, and the trace falls back to memory.
+ * (before closing its store): the pending steps are flushed, and the trace moves to the next store node, or to
+ * memory alone when none is left.
  */
 export function offerTraceStore(RED: NodeAPI, node: StoreNode): () => Promise<void> {
   const t = telemetryOf(RED);
-  const wanted = t.settings.trace.store;
-  if (!t.settings.trace.enabled || (wanted ? node.id !== wanted : traceStores.has(t))) return () => Promise.resolve();
-  traceStores.set(t, node);
-  const stop = t.useStore(async () => {
-    const store = await node.store();
-    return {
-      appendSteps: (steps: readonly TraceStep[], options?: { retentionMs?: number }) => store.appendSteps(steps, options),
-      findSteps: async (id: string, options?: { limit?: number }) => (await store.findSteps(id, options)) as Array<StepRecord & TraceStep>,
-    };
-  });
+  if (!t.settings.trace.enabled) return () => Promise.resolve();
+  let list = traceCandidates.get(t);
+  if (!list) traceCandidates.set(t, (list = []));
+  list.push(node);
+  void chooseTraceStore(t);
   return async () => {
-    await stop();
-    if (traceStores.get(t) === node) traceStores.delete(t);
+    if (traceStores.get(t)?.node === node) await t.flushSteps();
+    list.splice(list.indexOf(node), 1);
+    await chooseTraceStore(t);
   };
+}
+
+async function chooseTraceStore(t: Telemetry): Promise<void> {
+  const wanted = t.settings.trace.store;
+  const list = traceCandidates.get(t) ?? [];
+  const next = wanted ? list.find((n) => n.id === wanted) : list[0];
+  const current = traceStores.get(t);
+  if (current?.node === next) return;
+  traceStores.delete(t);
+  if (next) {
+    const stop = t.useStore(async () => {
+      const store = await next.store();
+      return {
+        appendSteps: (steps: readonly TraceStep[], options?: { retentionMs?: number }) => store.appendSteps(steps, options),
+        findSteps: async (id: string, options?: { limit?: number }) => (await store.findSteps(id, options)) as Array<StepRecord & TraceStep>,
+      };
+    });
+    traceStores.set(t, { node: next, stop });
+  }
+  // Replaced by the next store: steps still pending go there. None left: they are flushed to this one first.
+  await current?.stop();
 }
 
 /** Reads a dead-letter queue's depth at each scrape, and lets the trace find its entries. */
@@ -188,7 +207,7 @@ function addRoutes(RED: NodeAPI, t: Telemetry): void {
 
   app.get("/keelson/trace/:id", permission(RED, "keelson-trace.read"), (req: Req, res: Res) => {
     const id = req.params.id ?? "";
-    const storeNode = traceStores.get(t);
+    const storeNode = traceStores.get(t)?.node;
     t.lookup(id)
       .then(async ({ steps, storeError }) => {
         const correlationIds = [...new Set([id, ...steps.map((s) => s.correlationId)])];

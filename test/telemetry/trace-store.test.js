@@ -108,6 +108,28 @@ test("one Node-RED process on the file store: the trace survives a restart", { t
   assert.deepEqual(both.steps.map((s) => s.outcome), ["claimed", "in-flight"]);
 });
 
+test("settings keelson.trace.store picks the store node the trace is kept in", { timeout: 120000 }, async (t) => {
+  const run = runId();
+  const { flows, store: gateStore } = claimFlow();
+  const traceStore = nodeId();
+  // The gate's store (first in the flow) keeps the claims in memory; the trace goes to the named file store.
+  flows.splice(1, 0, { id: traceStore, type: "keelson-store", backend: "file", dir: "trace-only", redisUrl: "", prefix: "", postgresUrl: "", schema: "", tablePrefix: "", timeout: 10000 });
+  flows.find((n) => n.id === gateStore).backend = "memory";
+  const userDir = makeUserDir("trace-named");
+  t.after(() => fs.rmSync(userDir, { recursive: true, force: true }));
+  const red = await startNodeRed({ userDir, flows, env: { KEELSON_TEST_PREFIX: "" }, settings: { ...LEAN_SETTINGS, keelson: { trace: { enabled: true, store: traceStore } } } });
+  t.after(() => red.stop("SIGKILL"));
+  await waitUntilReady(red.url);
+  const key = `order-${run}`;
+  assert.equal((await postJson(`${red.url}/claim`, { key })).status, 200);
+  const body = await traceUntil(red.url, key, (b) => b.steps.length === 1, "the gate step");
+  assert.equal(body.source.store, traceStore);
+  await red.stop();
+  const file = fs.readFileSync(require("node:path").join(userDir, "trace-only", "trace-v1.log"), "utf8");
+  assert.equal(file.trim().split("\n").length, 1);
+  assert.ok(file.includes(key), "the step is in the named store's trace file");
+});
+
 const probeOf = (t) => t.probe({ id: "g1", type: "keelson-gate", flow: "f1" });
 
 function handle(probe, correlationId, key) {
