@@ -1,7 +1,9 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import type { Connection } from "../lib/resilience/connection";
-import type { DeadLetter } from "../lib/state";
+import type { DeadLetter, StepRecord } from "../lib/state";
+import type { TraceStep } from "../lib/telemetry/trace";
 import { Telemetry, type Handling, type NodeProbe } from "../lib/telemetry/telemetry";
+import { stepContext } from "../lib/telemetry/context";
 import { asError, permission } from "./glue";
 import type { StoreNode } from "./store-node";
 
@@ -47,8 +49,14 @@ function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener
     if (!inListener && out) emitted(probe, out);
     nodeSend.call(node, out);
   };
+  // With the trace on, the listener runs in the step's context, so a vendor connection can add its request ids.
+  const tracing = t.settings.trace.enabled;
   return (msg, send, done) => {
     const handling = probe.begin(msg as unknown as Record<string, unknown>);
+    if (tracing) stepContext.run(handling, handle, msg, send, done, handling);
+    else handle(msg, send, done, handling);
+  };
+  function handle(msg: M, send: Send, done: Done, handling: Handling): void {
     listener(
       msg,
       (out) => {
@@ -66,7 +74,7 @@ function observe<M extends NodeMessageInFlow>(t: Telemetry, node: Node, listener
         else done();
       },
     );
-  };
+  }
 }
 
 function emitted(probe: NodeProbe, out: Parameters<Send>[0]): void {
@@ -96,6 +104,51 @@ export function watchConnection(RED: NodeAPI, node: Node, system: string, connec
   const t = telemetryOf(RED);
   if (!t.recording) return () => undefined;
   return t.watchConnection(node.id, connection.name, system, () => connection.state());
+}
+
+/** The store nodes deployed, in the order they started, and the one the trace is kept in, per runtime. */
+const traceCandidates = new WeakMap<Telemetry, StoreNode[]>();
+const traceStores = new WeakMap<Telemetry, { node: StoreNode; stop: () => Promise<void> }>();
+
+/**
+ * Called by each keelson-store config node as it starts: the trace is kept in the store node settings.js names
+ * (`keelson.trace.store`, a node id) or else in the first one deployed. Returns what the node calls as it closes
+ * (before closing its store): the pending steps are flushed, and the trace moves to the next store node, or to
+ * memory alone when none is left.
+ */
+export function offerTraceStore(RED: NodeAPI, node: StoreNode): () => Promise<void> {
+  const t = telemetryOf(RED);
+  if (!t.settings.trace.enabled) return () => Promise.resolve();
+  let list = traceCandidates.get(t);
+  if (!list) traceCandidates.set(t, (list = []));
+  list.push(node);
+  void chooseTraceStore(t);
+  return async () => {
+    if (traceStores.get(t)?.node === node) await t.flushSteps();
+    list.splice(list.indexOf(node), 1);
+    await chooseTraceStore(t);
+  };
+}
+
+async function chooseTraceStore(t: Telemetry): Promise<void> {
+  const wanted = t.settings.trace.store;
+  const list = traceCandidates.get(t) ?? [];
+  const next = wanted ? list.find((n) => n.id === wanted) : list[0];
+  const current = traceStores.get(t);
+  if (current?.node === next) return;
+  traceStores.delete(t);
+  if (next) {
+    const stop = t.useStore(async () => {
+      const store = await next.store();
+      return {
+        appendSteps: (steps: readonly TraceStep[], options?: { retentionMs?: number }) => store.appendSteps(steps, options),
+        findSteps: async (id: string, options?: { limit?: number }) => (await store.findSteps(id, options)) as Array<StepRecord & TraceStep>,
+      };
+    });
+    traceStores.set(t, { node: next, stop });
+  }
+  // Replaced by the next store: steps still pending go there. None left: they are flushed to this one first.
+  await current?.stop();
 }
 
 /** Reads a dead-letter queue's depth at each scrape, and lets the trace find its entries. */
@@ -154,10 +207,21 @@ function addRoutes(RED: NodeAPI, t: Telemetry): void {
 
   app.get("/keelson/trace/:id", permission(RED, "keelson-trace.read"), (req: Req, res: Res) => {
     const id = req.params.id ?? "";
-    const steps = t.find(id);
-    const correlationIds = [...new Set([id, ...steps.map((s) => s.correlationId)])];
-    deadLettersOf(correlationIds)
-      .then((deadLetters) => res.json({ id, enabled: !!t.trace, correlationIds: correlationIds.filter((c) => c === id ? steps.some((s) => s.correlationId === c) : true), steps, deadLetters }))
+    const storeNode = traceStores.get(t)?.node;
+    t.lookup(id)
+      .then(async ({ steps, storeError }) => {
+        const correlationIds = [...new Set([id, ...steps.map((s) => s.correlationId)])];
+        const deadLetters = await deadLettersOf(correlationIds);
+        res.json({
+          id,
+          enabled: !!t.trace,
+          // Where the steps come from: the store node (shared by every process using it) or this process's memory.
+          source: storeNode ? { store: storeNode.id, name: storeNode.describe(), ...(storeError ? { error: storeError } : {}) } : "memory",
+          correlationIds: correlationIds.filter((c) => (c === id ? steps.some((s) => s.correlationId === c) : true)),
+          steps,
+          deadLetters,
+        });
+      })
       .catch(fail(res));
   });
 

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { NodeAPI, NodeDef } from "node-red";
 import { openStore, type Store, type StoreBackend, type StoreConfig } from "../lib/state";
 import { backendOf, withPassword, type StoreCredentials, type StoreNode } from "../common/store-node";
+import { offerTraceStore } from "../common/telemetry";
 
 interface StoreDef extends NodeDef {
   backend: StoreBackend | "env";
@@ -62,8 +63,14 @@ export = function register(RED: NodeAPI): void {
       return "memory";
     };
 
+    const stopTrace = offerTraceStore(RED, node);
+
     node.on("close", (done: () => void) => {
-      opened.then((store) => store.close()).catch(() => undefined).then(() => done());
+      stopTrace()
+        .then(() => opened)
+        .then((store) => store.close())
+        .catch(() => undefined)
+        .then(() => done());
     });
   }
 

@@ -334,6 +334,62 @@ for (const backend of backends()) {
       });
     });
 
+    describe("trace steps", () => {
+      const step = (correlationId, at, node, ids) => ({
+        correlationId,
+        at,
+        durationMs: 3,
+        node: { id: node, type: "keelson-gate" },
+        outcome: "ok",
+        ...(ids ? { ids } : {}),
+      });
+
+      it("finds a correlation id's steps in time order, and a business key's whole journey", async () => {
+        const c1 = `corr-${randomUUID()}`;
+        const c2 = `corr-${randomUUID()}`;
+        const opp = `006-${randomUUID()}`;
+        const other = `corr-${randomUUID()}`;
+        await store.appendSteps(
+          [
+            step(c1, T + 2, "erp-order", { opportunityId: opp, erpOrder: "SO-9" }),
+            step(c1, T + 1, "gate", { opportunityId: opp }),
+            step(other, T + 1, "gate", { opportunityId: "006-other" }),
+          ],
+          { now: T },
+        );
+        await store.appendSteps([step(c2, T + 5, "crm-opportunity", { opportunityId: opp, deadLetter: "dl-1" }), step(c1, T + 3, "dlq")], { now: T });
+        const byCorrelation = await store.findSteps(c1, { now: T + 10 });
+        assert.deepEqual(byCorrelation.map((s) => [s.node.id, s.at]), [["gate", T + 1], ["erp-order", T + 2], ["dlq", T + 3]]);
+        assert.deepEqual(byCorrelation[1], step(c1, T + 2, "erp-order", { opportunityId: opp, erpOrder: "SO-9" }));
+        const byOpportunity = await store.findSteps(opp, { now: T + 10 });
+        assert.deepEqual(byOpportunity.map((s) => [s.correlationId, s.node.id]), [[c1, "gate"], [c1, "erp-order"], [c1, "dlq"], [c2, "crm-opportunity"]]);
+        assert.deepEqual((await store.findSteps("SO-9", { now: T + 10 })).map((s) => s.node.id), ["gate", "erp-order", "dlq"]);
+        assert.deepEqual((await store.findSteps("dl-1", { now: T + 10 })).map((s) => s.correlationId), [c2]);
+        assert.deepEqual(await store.findSteps(`nothing-${randomUUID()}`, { now: T + 10 }), []);
+      });
+
+      it("forgets steps once their retention has passed, and answers the most recent `limit`", async () => {
+        const c = `corr-${randomUUID()}`;
+        await store.appendSteps([step(c, T, "a"), step(c, T + 1, "b")], { now: T, retentionMs: MIN });
+        await store.appendSteps([step(c, T + 2 * MIN, "c")], { now: T + 2 * MIN, retentionMs: MIN });
+        assert.deepEqual((await store.findSteps(c, { now: T + MIN - 1 })).map((s) => s.node.id), ["a", "b", "c"]);
+        assert.deepEqual((await store.findSteps(c, { now: T + 2 * MIN + 1 })).map((s) => s.node.id), ["c"]);
+        assert.deepEqual(await store.findSteps(c, { now: T + 4 * MIN }), []);
+        const d = `corr-${randomUUID()}`;
+        await store.appendSteps(Array.from({ length: 12 }, (_, i) => step(d, T + i, `n${i}`)), { now: T });
+        assert.deepEqual((await store.findSteps(d, { now: T, limit: 3 })).map((s) => s.node.id), ["n9", "n10", "n11"]);
+      });
+
+      it("rejects bad input", async () => {
+        await assert.rejects(store.appendSteps("x"), TypeError);
+        await assert.rejects(store.appendSteps([{ at: T }]), TypeError);
+        await assert.rejects(store.appendSteps([{ correlationId: "c", at: "soon" }]), TypeError);
+        await assert.rejects(store.findSteps(""), TypeError);
+        await assert.rejects(store.findSteps("c", { limit: 0 }), TypeError);
+        await store.appendSteps([]);
+      });
+    });
+
     it("is visible to a second store instance on the same backend", async () => {
       if (!backend.shared) {
         // Memory and file stores belong to one process: a second file store on the same directory is refused.
@@ -347,6 +403,9 @@ for (const backend of backends()) {
         assert.equal((await other.claim(k)).outcome, "in-flight");
         await store.complete(k, a.token, "shared");
         assert.equal((await other.claim(k)).result, "shared");
+        const c = `corr-${randomUUID()}`;
+        await store.appendSteps([{ correlationId: c, at: Date.now(), node: { id: "n", type: "keelson-gate" }, outcome: "new" }]);
+        assert.deepEqual((await other.findSteps(c)).map((s) => s.outcome), ["new"]);
       } finally {
         await other.close();
       }
@@ -363,6 +422,8 @@ for (const backend of backends()) {
       await assert.rejects(closing.list("q"), isClosed);
       await assert.rejects(closing.queues(), isClosed);
       await assert.rejects(closing.getWatermark("w"), isClosed);
+      await assert.rejects(closing.appendSteps([{ correlationId: "c", at: 1 }]), isClosed);
+      await assert.rejects(closing.findSteps("c"), isClosed);
       await closing.close();
       await own.cleanup();
     });

@@ -57,6 +57,31 @@ async function expectFilled(store, claimedToken) {
 }
 
 describe("file store", () => {
+  it("keeps trace steps in trace-v1.log across a reopen, skips a torn last line, and rewrites the file when most of it expired", async () => {
+    const d = dir();
+    const now = Date.now();
+    const step = (c, at, node, ids) => ({ correlationId: c, at, durationMs: 1, node: { id: node, type: "keelson-gate" }, outcome: "ok", ...(ids ? { ids } : {}) });
+    let store = await openStore({ backend: "file", dir: d });
+    await store.appendSteps([step("c1", now, "gate", { opportunityId: "006A" }), step("c1", now + 1, "erp")]);
+    await store.appendSteps(Array.from({ length: 1200 }, (_, i) => step(`gone-${i}`, now, "x")), { retentionMs: 1 });
+    await store.close();
+    const tracePath = path.join(d, "trace-v1.log");
+    assert.equal(fs.readFileSync(tracePath, "utf8").trim().split("\n").length, 1202);
+    fs.appendFileSync(tracePath, '[9999999999999,{"correlationId":"torn","at":1');
+    await sleep(5);
+    store = await openStore({ backend: "file", dir: d });
+    assert.deepEqual((await store.findSteps("006A")).map((s) => s.node.id), ["gate", "erp"]);
+    assert.deepEqual(await store.findSteps("gone-7"), []);
+    assert.deepEqual(await store.findSteps("torn"), []);
+    await store.sweepNow();
+    assert.equal(fs.readFileSync(tracePath, "utf8").trim().split("\n").length, 2, "the expired steps are gone from the file");
+    await store.appendSteps([step("c1", now + 2, "dlq")]);
+    await store.close();
+    store = await openStore({ backend: "file", dir: d });
+    assert.deepEqual((await store.findSteps("c1")).map((s) => s.node.id), ["gate", "erp", "dlq"]);
+    await store.close();
+  });
+
   it("rebuilds its state from the log on reopen", async () => {
     const d = dir();
     let store = await openStore({ backend: "file", dir: d });

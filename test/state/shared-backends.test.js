@@ -56,7 +56,7 @@ describe("postgres store specifics", () => {
       await client.connect();
       const { rows } = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", [env.schema]);
       await client.end();
-      assert.deepEqual(rows.map((r) => r.table_name), ["keelson_dead_letters", "keelson_gate", "keelson_watermarks", "other_dead_letters", "other_gate", "other_watermarks"]);
+      assert.deepEqual(rows.map((r) => r.table_name), ["keelson_dead_letters", "keelson_gate", "keelson_trace_steps", "keelson_watermarks", "other_dead_letters", "other_gate", "other_trace_steps", "other_watermarks"]);
     } finally {
       for (const s of stores) await s.close();
     }

@@ -67,6 +67,7 @@ test("the Health view shows live connection, flow, latency and dead-letter numbe
   const outcomes = await page.$$eval("tr.keelson-step .keelson-outcome", (els) => els.map((e) => e.textContent));
   assert.deepEqual(outcomes.slice(0, 6), ["ok", "ok", "claimed", "error server", "released", "captured"]);
   assert.match(await page.textContent("tr.keelson-step-dead-letter"), /dead letter in q2c-orders/);
+  assert.match(await page.textContent("tr.keelson-trace-source"), /^Steps from store file .*, every instance sharing it\.$/, "the trace is kept in the flow's store");
   const shot = await keepScreenshot(page, "sidebar-health");
   // The sidebar alone, as the README shows it.
   await page.locator(".keelson-sidebar").screenshot({ path: path.join(path.dirname(shot), "sidebar-health-panel.png") });

@@ -63,6 +63,8 @@ test("settings: everything off by default, telemetry:false wins, bad values fall
   const s = telemetrySettings({ metrics: { enabled: true, path: "ops/m", token: "t" }, trace: { enabled: true, maxSteps: -1, windowMinutes: "x" }, logs: { json: true } });
   assert.deepEqual(s.metrics, { enabled: true, path: "/ops/m", token: "t" });
   assert.deepEqual(s.trace, { enabled: true, maxSteps: 50_000, windowMinutes: 60 });
+  assert.equal(telemetrySettings({ trace: { enabled: true, store: " st1 " } }).trace.store, "st1");
+  assert.equal("store" in telemetrySettings({ trace: { enabled: true, store: "" } }).trace, false, "an empty store id means the first store node");
   assert.equal(telemetrySettings({ telemetry: false, metrics: { enabled: true } }).metrics.enabled, false);
   assert.equal(telemetrySettings({ metrics: { enabled: "yes" } }).metrics.enabled, false, "only true switches on");
   assert.equal(new Telemetry(undefined).recording, false);

@@ -53,8 +53,12 @@ test("a quote-to-cash run with telemetry on: metrics, latencies, trace, logs and
   const queue = await waitUntil(async () => (await request(`${red.url}/keelson/dlq/queues`)).body?.find((q) => q.queue === "q2c-orders" && q.depth === 1), "the dead letter");
   assert.equal(queue.depth, 1);
 
-  // While it waits there, the trace names the dead letter.
-  const waiting = (await request(`${red.url}/keelson/trace/corr-dlq`)).body;
+  // While it waits there, the trace names the dead letter (the capture's step is recorded as the DLQ node's done()
+  // follows the store's answer, so a moment after the queue shows it).
+  const waiting = await waitUntil(async () => {
+    const body = (await request(`${red.url}/keelson/trace/corr-dlq`)).body;
+    return body.steps.some((s) => s.outcome === "captured") ? body : undefined;
+  }, "the capture's step");
   assert.equal(waiting.deadLetters.length, 1);
   assert.equal(waiting.deadLetters[0].correlationId, "corr-dlq");
   const captured = waiting.steps.find((s) => s.outcome === "captured");

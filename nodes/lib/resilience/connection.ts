@@ -9,6 +9,7 @@ import { RateLimiter, type RateLimit } from "./rate-limiter";
 import { ConcurrencyLimiter } from "./concurrency";
 import { DEFAULT_RETRY_POLICY, closedError, nextDelay, sleep, validateRetryPolicy, type RetryPolicy } from "./retry";
 import { standardSignals, type QuotaSignal, type ThrottleSignals } from "./signals";
+import { noteRequestId } from "../telemetry/context";
 
 /** What a vendor adapter teaches the connection about its vendor. */
 export interface ConnectionHooks {
@@ -23,6 +24,11 @@ export interface ConnectionHooks {
    * `standardSignals(response)` into its result to keep Retry-After (see signals.ts for vendor parsers).
    */
   readSignals?(response: HttpResponse): ThrottleSignals;
+  /**
+   * The vendor's request id header (lower case) and the name the trace gives it: every response carrying it, error
+   * or not, adds the id to the trace step of the message being handled (see telemetry/context.ts).
+   */
+  requestId?: { header: string; label: string };
 }
 
 export interface ConnectionOptions {
@@ -221,6 +227,8 @@ export class Connection extends EventEmitter {
           releaseRate();
         }
         const signals = this.readSignals(response);
+        const requestId = this.hooks.requestId;
+        if (requestId) noteRequestId(requestId.label, response.headers[requestId.header] ?? "");
         if (this.auth && authorization) {
           this.auth.observe?.(response, authorization);
           if (!renewed && this.auth.isRejected(response)) {

@@ -3,7 +3,10 @@
  * the whole state indexed in memory. Concurrent operations share one write + fdatasync (group commit) and each is
  * answered only once the batch holding its record (or the record it read) is on disk.
  *
- * Files in the directory: `state-v1.log` (the log), `lock` (owner pid), `state-v1.log.compact` (only during compaction).
+ * Files in the directory: `state-v1.log` (the log), `lock` (owner pid), `state-v1.log.compact` (only during compaction),
+ * `trace-v1.log` (trace steps: one JSON line `[expiresAt, step]` each, appended without fsync — the trace is
+ * diagnostics, a torn last line is skipped on load — and rewritten with the live steps when the sweep finds more
+ * than half of it expired).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,9 +15,11 @@ import { LocalState, type Journal } from "./local-state";
 import { LocalStore } from "./local-store";
 import { DirectoryLock } from "./lock";
 import { encodeRecord, scanLog, type DamagedRange } from "./log-format";
-import { DEFAULT_SWEEP_INTERVAL_MS, type FileStoreConfig } from "./types";
+import { keysOf, type StoredStep } from "./steps";
+import { DEFAULT_SWEEP_INTERVAL_MS, type FileStoreConfig, type StepRecord } from "./types";
 
 const LOG_NAME = "state-v1.log";
+const TRACE_NAME = "trace-v1.log";
 const DEFAULT_COMPACT_AFTER_BYTES = 64 * 1024 * 1024;
 /** Compaction writes its snapshot in slices this large, yielding to the event loop between them. */
 const SNAPSHOT_SLICE_BYTES = 1024 * 1024;
@@ -279,6 +284,11 @@ export class FileStore extends LocalStore {
   private readonly compactAfterBytes: number;
   private nextCompactionAt: number;
   private nextRecoveryAt = 0;
+  private readonly tracePath: string;
+  /** Trace file writes, one after another (appends and rewrites). */
+  private traceWrites: Promise<void> = Promise.resolve();
+  /** Lines in the trace file (live or expired). */
+  private traceLines = 0;
 
   private constructor(private readonly dir: string, private readonly lock: DirectoryLock, config: FileStoreConfig) {
     const journal = new CurrentLog();
@@ -289,6 +299,60 @@ export class FileStore extends LocalStore {
     this.nextCompactionAt = this.compactAfterBytes;
     fs.rmSync(`${this.logPath}.compact`, { force: true });
     this.recovery = this.load();
+    this.tracePath = path.join(dir, TRACE_NAME);
+    this.loadTrace();
+  }
+
+  /** Reads the trace file's live steps; a damaged line (a torn last append) is skipped. */
+  private loadTrace(): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.tracePath, "utf8");
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      this.traceLines++;
+      try {
+        const [expiresAt, step] = JSON.parse(line) as [number, StepRecord];
+        if (typeof expiresAt !== "number" || expiresAt <= now || typeof step?.correlationId !== "string") continue;
+        this.steps.add({ json: JSON.stringify(step), at: step.at, expiresAt, keys: keysOf(step) });
+      } catch {
+        // a torn line: skipped
+      }
+    }
+  }
+
+  protected override stepsAdded(steps: StoredStep[]): void {
+    const text = steps.map((s) => `[${s.expiresAt},${s.json}]\n`).join("");
+    this.traceLines += steps.length;
+    this.traceWrites = this.traceWrites.then(() => fs.promises.appendFile(this.tracePath, text)).catch(() => undefined);
+  }
+
+  protected override stepsSwept(live: StoredStep[]): void {
+    if (this.traceLines <= 2 * live.length + 1000) return;
+    const text = live.map((s) => `[${s.expiresAt},${s.json}]\n`).join("");
+    this.traceLines = live.length;
+    const tmp = `${this.tracePath}.compact`;
+    this.traceWrites = this.traceWrites
+      .then(async () => {
+        await fs.promises.writeFile(tmp, text);
+        await fs.promises.rename(tmp, this.tracePath);
+      })
+      .catch(() => undefined);
+  }
+
+  /** Trace file writes so far have ended (for tests and close). */
+  flushTrace(): Promise<void> {
+    return this.traceWrites;
+  }
+
+  /** Sweeps now (expired steps and records); exposed for tests. */
+  sweepNow(): Promise<void> {
+    this.sweep();
+    return this.traceWrites;
   }
 
   /** Reads the log into the (fresh) state, cuts off a torn tail and starts a log writer at its end. */
@@ -385,6 +449,7 @@ export class FileStore extends LocalStore {
     if (this.closed) return;
     await super.close();
     try {
+      await this.traceWrites;
       await this.compacting?.catch(() => undefined);
       await this.log.close();
     } finally {

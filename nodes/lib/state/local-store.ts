@@ -12,23 +12,29 @@ import {
   releaseRequest,
   toJson,
 } from "./rules";
+import { appendRequest, findRequest, findThrough, StepIndex, type StoredStep } from "./steps";
 import type {
+  AppendStepsOptions,
   CaptureOptions,
   ClaimOptions,
   ClaimOutcome,
   DeadLetter,
   DeadLetterCapture,
   DeadLetterPage,
+  FindStepsOptions,
   FinishOptions,
   ListOptions,
   QueueDepth,
   ReleaseOptions,
+  StepRecord,
   Store,
 } from "./types";
 
 export abstract class LocalStore implements Store {
   abstract readonly backend: "memory" | "file";
   protected state: LocalState;
+  /** Trace steps: memory only (the file store keeps them in a file of their own, not in the state log). */
+  protected readonly steps = new StepIndex();
   protected closed = false;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -45,8 +51,16 @@ export abstract class LocalStore implements Store {
   protected abstract durable(seq: number): Promise<void> | undefined;
 
   protected sweep(): void {
-    this.state.sweep(Date.now());
+    const now = Date.now();
+    this.state.sweep(now);
+    this.stepsSwept(this.steps.sweep(now));
   }
+
+  /** The file store writes new steps to its trace file. */
+  protected stepsAdded(_steps: StoredStep[]): void {}
+
+  /** The live steps after a sweep, oldest first: the file store rewrites its trace file from them. */
+  protected stepsSwept(_live: StoredStep[]): void {}
 
   /** Resolves with the answer once what it depends on is durable; validation errors become rejections. */
   private answer<T>(compute: () => Answer<T>): Promise<T> {
@@ -113,6 +127,28 @@ export abstract class LocalStore implements Store {
 
   queues(options?: { now?: number }): Promise<QueueDepth[]> {
     return this.answer(() => ({ value: this.state.queues(nowOf(options?.now)), seq: 0 }));
+  }
+
+  appendSteps(steps: readonly StepRecord[], options?: AppendStepsOptions): Promise<void> {
+    try {
+      this.checkOpen();
+      const stored = appendRequest(steps, options);
+      for (const step of stored) this.steps.add(step);
+      this.stepsAdded(stored);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  findSteps(id: string, options?: FindStepsOptions): Promise<StepRecord[]> {
+    try {
+      this.checkOpen();
+      const { now, limit } = findRequest(id, options);
+      return findThrough(id, limit, async (keys) => this.steps.read(keys, now));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   getWatermark(name: string): Promise<unknown> {

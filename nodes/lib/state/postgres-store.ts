@@ -42,7 +42,12 @@ import {
   type QueueDepth,
   type ReleaseOptions,
   type Store,
+  MAX_STEPS_PER_ID,
+  type AppendStepsOptions,
+  type FindStepsOptions,
+  type StepRecord,
 } from "./types";
+import { appendRequest, findRequest, findThrough } from "./steps";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
 
@@ -120,6 +125,7 @@ export class PostgresStore implements Store {
   private readonly gate: string;
   private readonly letters: string;
   private readonly watermarks: string;
+  private readonly steps: string;
   /** Prepared-statement names must differ per table set, or two stores in one process would share plans. */
   private readonly statementTag: string;
   private schemaReady: Promise<void> | undefined;
@@ -137,6 +143,7 @@ export class PostgresStore implements Store {
     this.gate = `"${schema}"."${prefix}gate"`;
     this.letters = `"${schema}"."${prefix}dead_letters"`;
     this.watermarks = `"${schema}"."${prefix}watermarks"`;
+    this.steps = `"${schema}"."${prefix}trace_steps"`;
     this.statementTag = createHash("sha256").update(`${schema}.${prefix}`).digest("hex").slice(0, 12);
     const options: ConstructorParameters<typeof Pool>[0] = {
       max: config.poolSize ?? 10,
@@ -211,6 +218,10 @@ export class PostgresStore implements Store {
       await client.query(`CREATE INDEX IF NOT EXISTS ${this.indexName("dlq_order")} ON ${this.letters} (queue, first_failed_at, id)`);
       await client.query(`CREATE INDEX IF NOT EXISTS ${this.indexName("dlq_expires")} ON ${this.letters} (expires_at)`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.watermarks} (name text PRIMARY KEY, value text NOT NULL)`);
+      // One row per step and id it is found by (its correlation id, each recorded id).
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.steps} (key text COLLATE "C" NOT NULL, at bigint NOT NULL, expires_at bigint NOT NULL, step text NOT NULL)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS ${this.indexName("steps_key")} ON ${this.steps} (key, at)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS ${this.indexName("steps_expires")} ON ${this.steps} (expires_at)`);
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -391,6 +402,45 @@ export class PostgresStore implements Store {
     });
   }
 
+  async appendSteps(steps: readonly StepRecord[], options?: AppendStepsOptions): Promise<void> {
+    const stored = appendRequest(steps, options);
+    if (!stored.length) return;
+    const keys: string[] = [];
+    const ats: number[] = [];
+    const expires: number[] = [];
+    const texts: string[] = [];
+    for (const step of stored) {
+      for (const key of step.keys) {
+        keys.push(key);
+        ats.push(step.at);
+        expires.push(step.expiresAt);
+        texts.push(step.json);
+      }
+    }
+    return this.run(async () => {
+      await this.query(
+        "append_steps",
+        `INSERT INTO ${this.steps} (key, at, expires_at, step) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])`,
+        [keys, ats, expires, texts],
+      );
+    });
+  }
+
+  async findSteps(id: string, options?: FindStepsOptions): Promise<StepRecord[]> {
+    const { now, limit } = findRequest(id, options);
+    return this.run(() =>
+      findThrough(id, limit, async (keys) => {
+        const { rows } = await this.query<{ step: string }>(
+          "find_steps",
+          `SELECT step FROM (SELECT step, at, row_number() OVER (PARTITION BY key ORDER BY at DESC) AS n FROM ${this.steps}
+             WHERE key = ANY($1::text[]) AND expires_at > $2) s WHERE n <= $3 ORDER BY at`,
+          [keys, now, MAX_STEPS_PER_ID],
+        );
+        return rows.map((r) => r.step);
+      }),
+    );
+  }
+
   async getWatermark(name: string): Promise<unknown> {
     checkKey(name, "watermark name");
     return this.run(async () => {
@@ -419,6 +469,11 @@ export class PostgresStore implements Store {
         );
         swept += rowCount ?? 0;
       }
+      const { rowCount } = await this.pool.query(
+        `DELETE FROM ${this.steps} WHERE ctid IN (SELECT ctid FROM ${this.steps} WHERE expires_at <= $1 LIMIT 10000)`,
+        [now],
+      );
+      swept += rowCount ?? 0;
       return swept;
     });
   }

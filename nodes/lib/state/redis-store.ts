@@ -9,6 +9,8 @@
  *   P dlq:e:<id>       dead letter hash; expires with its retention
  *   P dlq:q:<queue>    ids by firstFailedAt; P dlq:x:<queue> ids by expiry (to prune); P dlq:queues the queue names
  *   P wm               watermarks hash
+ *   P t:<id>           trace steps found by <id> (a correlation id or a recorded id): a list of "expiresAt json",
+ *                      trimmed to MAX_STEPS_PER_ID, PEXPIREd with the retention at each append
  */
 import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
@@ -30,7 +32,10 @@ import {
   sourceOf,
   toJson,
 } from "./rules";
+import { appendRequest, findRequest, findThrough } from "./steps";
 import {
+  MAX_STEPS_PER_ID,
+  DEFAULT_STEP_RETENTION_MS,
   DEFAULT_SWEEP_INTERVAL_MS,
   DEFAULT_TIMEOUT_MS,
   type CaptureOptions,
@@ -45,6 +50,9 @@ import {
   type RedisStoreConfig,
   type ReleaseOptions,
   type Store,
+  type AppendStepsOptions,
+  type FindStepsOptions,
+  type StepRecord,
 } from "./types";
 
 const FIELDS = `
@@ -482,6 +490,46 @@ export class RedisStore implements Store {
       });
       return result;
     });
+  }
+
+  async appendSteps(steps: readonly StepRecord[], options?: AppendStepsOptions): Promise<void> {
+    const stored = appendRequest(steps, options);
+    if (!stored.length) return;
+    const retentionMs = options?.retentionMs ?? DEFAULT_STEP_RETENTION_MS;
+    const byKey = new Map<string, string[]>();
+    for (const step of stored) {
+      for (const key of step.keys) {
+        let list = byKey.get(key);
+        if (!list) byKey.set(key, (list = []));
+        list.push(`${step.expiresAt} ${step.json}`);
+      }
+    }
+    return this.run(async (client) => {
+      const pipeline = client.pipeline();
+      for (const [key, values] of byKey) {
+        const name = `${this.prefix}t:${key}`;
+        pipeline.rpush(name, ...values).ltrim(name, -MAX_STEPS_PER_ID, -1).pexpire(name, Math.ceil(retentionMs));
+      }
+      const results = (await pipeline.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+    });
+  }
+
+  async findSteps(id: string, options?: FindStepsOptions): Promise<StepRecord[]> {
+    const { now, limit } = findRequest(id, options);
+    return this.run((client) =>
+      findThrough(id, limit, async (keys) => {
+        const lists = await Promise.all(keys.map((key) => client.lrange(`${this.prefix}t:${key}`, 0, -1)));
+        const out: string[] = [];
+        for (const list of lists) {
+          for (const item of list) {
+            const space = item.indexOf(" ");
+            if (Number(item.slice(0, space)) > now) out.push(item.slice(space + 1));
+          }
+        }
+        return out;
+      }),
+    );
   }
 
   async getWatermark(name: string): Promise<unknown> {

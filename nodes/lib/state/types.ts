@@ -159,6 +159,36 @@ export interface QueueDepth {
   oldestAt: number;
 }
 
+/** How long a trace step is kept by default (settings `keelson.trace.windowMinutes` sets it). */
+export const DEFAULT_STEP_RETENTION_MS = 60 * 60 * 1000;
+/** findSteps answers at most this many steps by default (the most recent). */
+export const DEFAULT_STEP_LIMIT = 1000;
+/** Steps kept per id (correlation id or business key) at most; older ones of that id are dropped first. */
+export const MAX_STEPS_PER_ID = 1000;
+
+/**
+ * One trace step as the store keeps it: found by its correlation id and by every value of `ids`. The other fields
+ * (node, outcome, duration…) are the telemetry's and are kept as JSON.
+ */
+export interface StepRecord {
+  correlationId: string;
+  /** Epoch ms. */
+  at: number;
+  ids?: Record<string, string>;
+}
+
+export interface AppendStepsOptions {
+  /** Counts from `now`; default one hour. */
+  retentionMs?: number;
+  now?: number;
+}
+
+export interface FindStepsOptions {
+  /** The most recent steps, at most this many (1..10000, default 1000). */
+  limit?: number;
+  now?: number;
+}
+
 export interface Store {
   /** "memory" | "file" | "redis" | "postgres" */
   readonly backend: StoreBackend;
@@ -180,6 +210,17 @@ export interface Store {
   remove(ids: readonly string[]): Promise<number>;
   /** Every queue with at least one entry. */
   queues(options?: { now?: number }): Promise<QueueDepth[]>;
+
+  /**
+   * Keeps trace steps for `retentionMs` (a batch: callers buffer, never one call per message). A step's ids must be
+   * strings; at most MAX_STEPS_PER_ID are kept per id.
+   */
+  appendSteps(steps: readonly StepRecord[], options?: AppendStepsOptions): Promise<void>;
+  /**
+   * The live steps whose correlation id or any recorded id equals `id`, and every step of the correlation ids
+   * those carry: "where is opportunity Y" answers the whole journey. Time order, the most recent `limit`.
+   */
+  findSteps(id: string, options?: FindStepsOptions): Promise<StepRecord[]>;
 
   getWatermark(name: string): Promise<unknown>;
   setWatermark(name: string, value: unknown): Promise<void>;

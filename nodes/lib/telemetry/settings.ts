@@ -7,7 +7,11 @@ export interface TelemetrySettings {
     /** When set, scrapers send `Authorization: Bearer <token>`; otherwise the admin permission keelson-metrics.read guards it. */
     token?: string;
   };
-  trace: { enabled: boolean; maxSteps: number; windowMinutes: number };
+  /**
+   * `store`: the id of the keelson-store config node the trace is kept in; unset, the first store node deployed.
+   * With no store node the trace lives in this process's memory only.
+   */
+  trace: { enabled: boolean; maxSteps: number; windowMinutes: number; store?: string };
   logs: { json: boolean };
   /** How often the health view is refreshed over RED.comms, in seconds. */
   healthIntervalSeconds: number;
@@ -16,7 +20,7 @@ export interface TelemetrySettings {
 export const DEFAULT_METRICS_PATH = "/keelson/metrics";
 
 /**
- * Reads `settings.keelson`: `{metrics: {enabled, path, token}, trace: {enabled, maxSteps, windowMinutes}, logs: {json}}`.
+ * Reads `settings.keelson`: `{metrics: {enabled, path, token}, trace: {enabled, maxSteps, windowMinutes, store}, logs: {json}}`.
  * `telemetry: false` beside them switches every part off at once (the benchmark's "without" run).
  */
 export function telemetrySettings(raw: unknown): TelemetrySettings {
@@ -32,7 +36,12 @@ export function telemetrySettings(raw: unknown): TelemetrySettings {
       path: path.startsWith("/") ? path : `/${path}`,
       ...(typeof metrics.token === "string" && metrics.token ? { token: metrics.token } : {}),
     },
-    trace: { enabled: !off && trace.enabled === true, maxSteps: positive(trace.maxSteps, 50_000), windowMinutes: positive(trace.windowMinutes, 60) },
+    trace: {
+      enabled: !off && trace.enabled === true,
+      maxSteps: positive(trace.maxSteps, 50_000),
+      windowMinutes: positive(trace.windowMinutes, 60),
+      ...(typeof trace.store === "string" && trace.store.trim() ? { store: trace.store.trim() } : {}),
+    },
     logs: { json: !off && logs.json === true },
     healthIntervalSeconds: positive(k.healthIntervalSeconds, 5),
   };

@@ -44,6 +44,26 @@ interface Minute {
   latency: Map<string, number[]>;
 }
 
+/** Where the trace is shared across processes and restarts: a Keelson store's two trace operations. */
+export interface StepStore {
+  appendSteps(steps: readonly TraceStep[], options?: { retentionMs?: number }): Promise<void>;
+  findSteps(id: string, options?: { limit?: number }): Promise<TraceStep[]>;
+}
+
+/** What the trace answers for an id: the steps, and where they came from. */
+export interface TraceAnswer {
+  steps: TraceStep[];
+  /** The store was asked (and answered, unless `storeError`). */
+  stored: boolean;
+  storeError?: string;
+}
+
+/** Steps go to the store in batches: after this long, or at this many steps, whichever comes first. */
+export const STEP_FLUSH_MS = 250;
+export const STEP_FLUSH_COUNT = 256;
+/** Batches on their way to the store at most; a batch beyond that (the store is slow) is dropped and counted. */
+const MAX_FLUSHES_IN_FLIGHT = 4;
+
 const MINUTE = 60_000;
 const HISTORY_MINUTES = 60;
 const SAMPLES_PER_MINUTE = 512;
@@ -62,6 +82,10 @@ export class Telemetry {
   private readonly queues = new Map<string, QueueEntry>();
   private readonly minutes: Minute[] = [];
   private current: Minute | undefined;
+  private stepStore: (() => Promise<StepStore>) | undefined;
+  private pendingSteps: TraceStep[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushesInFlight = new Set<Promise<void>>();
 
   readonly messagesIn: Counter;
   readonly messagesOut: Counter;
@@ -88,6 +112,7 @@ export class Telemetry {
   private readonly dlqDepth: Gauge;
   private readonly dlqOldest: Gauge;
   private readonly traceSteps: Gauge;
+  readonly traceDropped: Counter;
 
   constructor(raw: unknown, writeLine?: (line: string) => void) {
     this.settings = telemetrySettings(raw);
@@ -119,6 +144,7 @@ export class Telemetry {
     this.dlqDepth = r.gauge("keelson_dlq_depth", "Dead letters in a queue.");
     this.dlqOldest = r.gauge("keelson_dlq_oldest_age_seconds", "Age of the oldest dead letter in a queue (0 when empty).");
     this.traceSteps = r.gauge("keelson_trace_steps", "Steps held in the trace window.");
+    this.traceDropped = r.counter("keelson_trace_steps_dropped_total", "Trace steps the store did not take (down, slow or failing); they stay in this process's memory window.");
   }
 
   /** Whether anything is recorded: the node glue skips instrumentation altogether when not. */
@@ -176,9 +202,78 @@ export class Telemetry {
     return this.registry.render();
   }
 
-  /** Every step of a correlation id or business key, and the dead letters that carry it. */
+  /** Every step of a correlation id or business key this process holds in memory. */
   find(idOrKey: string, now: number = Date.now()): TraceStep[] {
     return this.trace ? this.trace.find(idOrKey, now) : [];
+  }
+
+  /**
+   * Keeps the trace in a store as well (every process sharing it answers for every step); returns the function
+   * that flushes what is pending and stops. Only one store at a time: a second call replaces the first.
+   */
+  useStore(open: () => Promise<StepStore>): () => Promise<void> {
+    this.stepStore = open;
+    return async () => {
+      if (this.stepStore !== open) return;
+      await this.flushSteps();
+      if (this.stepStore === open) this.stepStore = undefined;
+    };
+  }
+
+  /** Whether steps go to a store. */
+  get storing(): boolean {
+    return this.stepStore !== undefined;
+  }
+
+  /** Queues a step for the store: a push; the batch leaves on a timer or when full, never on the message path. */
+  keepStep(step: TraceStep): void {
+    if (!this.stepStore) return;
+    this.pendingSteps.push(step);
+    if (this.pendingSteps.length >= STEP_FLUSH_COUNT) void this.flushSteps();
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => void this.flushSteps(), STEP_FLUSH_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Sends the pending steps now and waits for every batch on its way; a store error drops the batch and counts it. */
+  async flushSteps(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pendingSteps;
+    this.pendingSteps = [];
+    const open = this.stepStore;
+    if (batch.length && open) {
+      if (this.flushesInFlight.size >= MAX_FLUSHES_IN_FLIGHT) this.traceDropped.inc({}, batch.length);
+      else {
+        const retentionMs = this.settings.trace.windowMinutes * MINUTE;
+        const flush: Promise<void> = open()
+          .then((store) => store.appendSteps(batch, { retentionMs }))
+          .catch(() => this.traceDropped.inc({}, batch.length))
+          .finally(() => this.flushesInFlight.delete(flush));
+        this.flushesInFlight.add(flush);
+      }
+    }
+    await Promise.all([...this.flushesInFlight]);
+  }
+
+  /**
+   * Every step of a correlation id or business key: the store's (every process that shares it) merged with this
+   * process's memory (steps not flushed yet, or all of them when the store fails to answer).
+   */
+  async lookup(idOrKey: string, now: number = Date.now()): Promise<TraceAnswer> {
+    const local = this.find(idOrKey, now);
+    const open = this.stepStore;
+    if (!open) return { steps: local, stored: false };
+    let stored: TraceStep[];
+    try {
+      stored = await (await open()).findSteps(idOrKey, { limit: Math.min(10_000, this.settings.trace.maxSteps) });
+    } catch (err) {
+      return { steps: local, stored: true, storeError: err instanceof Error ? err.message : String(err) };
+    }
+    const byKey = new Map<string, TraceStep>();
+    for (const step of [...stored, ...local]) byKey.set(stepKey(step), step);
+    return { steps: [...byKey.values()].sort((a, b) => a.at - b.at), stored: true };
   }
 
   /** What the health view shows. */
@@ -312,6 +407,11 @@ export interface HealthSnapshot {
   traceSteps: number;
 }
 
+/** The same step from the store and from memory. */
+function stepKey(s: TraceStep): string {
+  return `${s.correlationId}\u0000${s.at}\u0000${s.node.id}\u0000${s.outcome}\u0000${s.output ?? ""}\u0000${s.durationMs}`;
+}
+
 function quantile(sorted: number[], q: number): number {
   if (!sorted.length) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -423,6 +523,7 @@ export class NodeProbe {
     const ids = idsOf(msg, handling.ids);
     if (ids) step.ids = ids;
     this.t.trace?.record(step);
+    if (this.t.storing) this.t.keepStep(step);
     this.t.log(step);
   }
 

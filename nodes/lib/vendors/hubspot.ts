@@ -85,6 +85,7 @@ export class HubSpotAdapter implements CrmAdapter {
       auth: (http) => hubspotAuth(http, settings, base),
       hooks: {
         classify: classifyHubSpot,
+        requestId: { header: "x-hubspot-correlation-id", label: "hubspotRequestId" },
         readSignals: (response) => {
           const quota = parseHubSpotRateLimit(response.headers);
           return { ...standardSignals(response), ...(quota ? { quota } : {}) };

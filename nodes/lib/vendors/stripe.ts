@@ -36,7 +36,10 @@ export class StripeAdapter extends ErpAdapterBase {
       auth: () => bearerToken(stripe.secretKey),
       ...VENDOR_LIMITS.stripe,
       ...limits,
-      hooks: { classify: (response, request) => unreadableRepeatable(response, request) ?? classifyStripe(response) },
+      hooks: {
+        classify: (response, request) => unreadableRepeatable(response, request) ?? classifyStripe(response),
+        requestId: { header: "request-id", label: "stripeRequestId" },
+      },
     });
   }
 
