@@ -155,7 +155,9 @@ export async function start(options: HubSpotOptions = {}): Promise<RunningSandbo
 
     const find = (typeName: string, id: string, idProperty?: string): StoredRecord | undefined => {
       if (!idProperty || idProperty === "hs_object_id") return k.store.get(typeName, id);
-      return k.store.all(typeName).find((r) => (r.properties as Record<string, string | null>)[idProperty] === id);
+      // A scan without copying the table: batch upserts look up every input, and the table grows with them.
+      for (const r of k.store.table(typeName).values()) if ((r.properties as Record<string, string | null>)[idProperty] === id) return r;
+      return undefined;
     };
 
     const associate = (fromType: string, fromId: string, toType: string, toId: string): void => {
