@@ -32,21 +32,7 @@ function adapter({ connection = {}, ...rest } = {}) {
   return a;
 }
 
-function order(overrides = {}) {
-  const t = kit.tag();
-  return {
-    refs: [{ system: "salesforce", id: `006${t}`, type: "Opportunity" }],
-    externalReference: `SF-${t}`,
-    customer: { refs: [{ system: "salesforce", id: `001${t}` }, { system: "dynamics-fo", id: "C-1001", type: "CustomersV3" }], name: "Globex GmbH" },
-    orderDate: "2026-11-20",
-    currency: "EUR",
-    lines: [
-      { lineNumber: 1, product: { sku: "GAD-2" }, quantity: 2, unitPrice: { amount: "150.00", currency: "EUR" } },
-      { lineNumber: 2, product: { sku: "WID-1" }, quantity: 3, unitPrice: { amount: "9.99", currency: "EUR" } },
-    ],
-    ...overrides,
-  };
-}
+const order = (overrides = {}) => kit.salesOrder({ system: "dynamics-fo", type: "CustomersV3" }, overrides);
 
 const headersWith = async (ref) => (await control.records(sb.url, "SalesOrderHeadersV2")).filter((r) => r.CustomersOrderReference === ref);
 const linesOf = async (number) => (await control.records(sb.url, "SalesOrderLines")).filter((l) => l.SalesOrderNumber === number && l.dataAreaId === "usmf");

@@ -130,4 +130,24 @@ function tag() {
   return `${Date.now().toString(36)}${process.pid.toString(36)}${sequence}`.toUpperCase();
 }
 
-module.exports = { FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, invoiceFlow, tag, helper };
+/**
+ * A canonical SalesOrder of a fresh Salesforce opportunity for Globex (two lines, EUR), its customer already linked to
+ * the ERP's C-1001 as `customerRef` ({system, type}) names it.
+ */
+function salesOrder(customerRef, overrides = {}) {
+  const t = tag();
+  return {
+    refs: [{ system: "salesforce", id: `006${t}`, type: "Opportunity" }],
+    externalReference: `SF-${t}`,
+    customer: { refs: [{ system: "salesforce", id: `001${t}` }, { id: "C-1001", ...customerRef }], name: "Globex GmbH" },
+    orderDate: "2026-11-20",
+    currency: "EUR",
+    lines: [
+      { lineNumber: 1, product: { sku: "GAD-2" }, quantity: 2, unitPrice: { amount: "150.00", currency: "EUR" } },
+      { lineNumber: 2, product: { sku: "WID-1" }, quantity: 3, unitPrice: { amount: "9.99", currency: "EUR" } },
+    ],
+    ...overrides,
+  };
+}
+
+module.exports = { FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, invoiceFlow, tag, salesOrder, helper };

@@ -27,21 +27,7 @@ function adapter({ auth = "basic", connection = {}, ...rest } = {}) {
   return a;
 }
 
-function order(overrides = {}) {
-  const t = kit.tag();
-  return {
-    refs: [{ system: "salesforce", id: `006${t}`, type: "Opportunity" }],
-    externalReference: `SF-${t}`,
-    customer: { refs: [{ system: "salesforce", id: `001${t}` }, { system: "oracle-fusion", id: "C-1001", type: "party" }], name: "Globex GmbH" },
-    orderDate: "2026-11-20",
-    currency: "EUR",
-    lines: [
-      { lineNumber: 1, product: { sku: "GAD-2" }, quantity: 2, unitPrice: { amount: "150.00", currency: "EUR" } },
-      { lineNumber: 2, product: { sku: "WID-1" }, quantity: 3, unitPrice: { amount: "9.99", currency: "EUR" } },
-    ],
-    ...overrides,
-  };
-}
+const order = (overrides = {}) => kit.salesOrder({ system: "oracle-fusion", type: "party" }, overrides);
 
 const ordersWith = async (ref) => (await control.records(sb.url, "salesOrdersForOrderHub")).filter((r) => r.SourceTransactionId === ref);
 
