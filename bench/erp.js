@@ -304,9 +304,16 @@ async function benchAdded(system, plan) {
     await support.control.faults(base, [{ kind: "latency", ms: LATENCY_MS }]);
     const ceiling = plan.requestsPerSecond / callsPerOrder;
     await settle();
+    const cpu0 = process.cpuUsage();
     const measured = await replayCeiling(plan, callsPerOrder, fresh, read);
+    const used0 = process.cpuUsage(cpu0);
+    if (process.env.BENCH_DEBUG) console.log(`  ${system}: bare client phase CPU ${((used0.user + used0.system) / 1000 / plan.orders).toFixed(1)} ms an order`);
     await settle();
+    const cpu = process.cpuUsage();
     const ours = await runOurs(system, base, plan, customerRef, plan.orders, { conn, makeOrder });
+    const used = process.cpuUsage(cpu);
+    // The sandbox runs in this process too: the figure is client + sandbox CPU per order.
+    if (process.env.BENCH_DEBUG) console.log(`  ${system}: keelson phase CPU ${((used.user + used.system) / 1000 / plan.orders).toFixed(1)} ms an order (client and sandbox, one process)`);
     await settle();
     const coreRun = await replayCore(Array.from({ length: plan.orders }, fresh));
     await settle();
