@@ -185,16 +185,15 @@ export class DynamicsFoAdapter extends ErpAdapterBase {
       const batch = await this.paymentJournal(journalName, reference, ctx);
       const body = { ...line, dataAreaId: this.company, JournalBatchNumber: batch, LineNumber: 1 };
       try {
-        // The line's key (journal, line 1) is ours: a repeat is refused as "already exists", so it may be resent.
+        // The line's key (journal, line 1) is ours: a repeat cannot add a second line, so it may be resent.
         return (await this.connection.request({ method: "POST", path: "data/CustomerPaymentJournalLines", body, idempotent: true, correlationId: ctx.correlationId })).body as Row;
       } catch (err) {
         if (!(err instanceof BusinessError)) throw err;
-        if (DUPLICATE.test(err.message)) {
-          const existing = await find();
-          if (existing) return existing;
-        } else {
-          await this.removeEmptyJournal(batch, ctx).catch(() => undefined);
-        }
+        // A resent line is refused by whichever check F&O runs first ("already exists", or its own mark on the
+        // invoice; THIN): if the line is there, this payment is recorded.
+        const existing = await find();
+        if (existing) return existing;
+        if (!DUPLICATE.test(err.message)) await this.removeEmptyJournal(batch, ctx).catch(() => undefined);
         throw err;
       }
     };
