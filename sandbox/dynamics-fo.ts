@@ -13,7 +13,8 @@
 // metadata; behaviour THIN): a header gets its JournalBatchNumber from a number sequence; a line is keyed by
 // (dataAreaId, JournalBatchNumber, LineNumber) and checked as F&O checks a journal line: the journal exists and is
 // not posted, the customer exists, currency / bank account / method of payment are known, and the invoice in
-// MarkedInvoice is an open transaction of that customer in the line's currency, marked by no other line. No OData
+// MarkedInvoice is an open transaction of that customer in the line's currency, not yet marked on a line of an
+// unposted journal (a resent line included: its own mark refuses it before "already exists" would). No OData
 // action posts a journal (none is documented); posting is F&O's own (a user or a batch job), which the control plane
 // stands in for: seeding `CustomerPaymentJournalHeaders {JournalBatchNumber, IsPosted: "Yes"}` posts that journal,
 // settling each marked invoice (settlements are inspectable as the `CustSettlement` records).

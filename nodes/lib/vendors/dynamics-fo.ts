@@ -17,10 +17,14 @@
  * marks the invoice (MarkedInvoice) for settlement. The line is looked up by PaymentReference and customer account
  * before anything is written, and again after an unknown outcome; the journal is looked up by its Description, so
  * a journal left without its line by a failure is reused, not doubled. A journal per payment (not one per day) keeps
- * both keys ours: a second line of the same payment is refused as "already exists", a refused line removes only its
- * own empty journal, and no two payments contend for a shared journal that a batch job may post in between.
+ * both keys ours: a resent line cannot become a second one (F&O refuses it, THIN: by "already exists" or by the
+ * invoice's own mark, whichever check runs first; either way the line is then read back), a refused line removes only
+ * its own empty journal, and no two payments contend for a shared journal that a batch job may post in between.
+ * The price is one journal per payment for whoever posts them. Two concurrent calls with one reference could each
+ * open a journal: the idempotency gate in front (in-flight) keeps them apart, as for orders.
  * No documented OData action posts a journal: posting is F&O's (a user or a batch job), so a recorded payment is
- * "pending" until its journal is posted, then "succeeded".
+ * "pending" until its journal is posted, then "succeeded". THIN: a client-chosen LineNumber being accepted, the
+ * Description's 60 characters (references up to 52), the infolog wording the fields are read from.
  *
  * Errors: OData `{error: {code: "", message, innererror: {message: "Write failed … Infolog: Error: …", type}}}`;
  * 400 / 404 / 412 with that body are business rejections, 429 + Retry-After is service protection (THIN).
