@@ -57,6 +57,7 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "salesorder-to-dynamics-fo-salesorder", title: "SalesOrder → Dynamics 365 F&O sales order", system: "dynamics-fo", from: "SalesOrder@1", to: "{header: SalesOrderHeadersV2 body, lines: SalesOrderLines bodies}" },
   { id: "dynamics-fo-salesorder-to-salesorder", title: "Dynamics 365 F&O sales order → SalesOrder", system: "dynamics-fo", from: "SalesOrderHeadersV2 with SalesOrderLines as lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "dynamics-fo-salesinvoice-to-invoice", title: "Dynamics 365 F&O sales invoice → Invoice", system: "dynamics-fo", from: "SalesInvoiceHeaders with SalesInvoiceLines as lines", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-dynamics-fo-paymentjournalline", title: "Payment → Dynamics 365 F&O customer payment journal line", system: "dynamics-fo", from: "Payment@1 with customerAccount, invoiceNumber and company", to: "CustomerPaymentJournalLines body marking one invoice" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");
