@@ -404,7 +404,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
     type ItemInput = { FinancialAccountType: string; Customer: string; GLAccount: string; DebitCreditCode: string; AmountInTransactionCurrency: string; AssignmentReference: string; DocumentItemText: string; BillingDocument: string };
     /** Stores a journal entry's items in the operational item view; numbers come from one range per document type [~]. */
     const postJournalEntry = (head: { companyCode: string; documentType: string; postingDate: string; documentDate: string; reference: string; headerText: string; currency: string; seed: boolean }, items: ItemInput[]): { accountingDocument: string; fiscalYear: string } => {
-      const accountingDocument = String(++fiNumbers[head.documentType === "RV" ? "RV" : head.documentType === "AB" ? "AB" : "DZ"]);
+      const accountingDocument = String(++fiNumbers[head.documentType === "RV" ? "RV" : head.documentType === "AB" ? "AB" : "DZ"]).padStart(10, "0");
       const fiscalYear = head.postingDate.slice(0, 4);
       items.forEach((item, i) => {
         const row: StoredRecord = { CompanyCode: head.companyCode, FiscalYear: fiscalYear, AccountingDocument: accountingDocument, AccountingDocumentItem: String(i + 1).padStart(3, "0"), AccountingDocumentType: head.documentType, PostingDate: sapDate(Date.parse(head.postingDate)), DocumentDate: sapDate(Date.parse(head.documentDate)), DocumentReferenceID: head.reference, AccountingDocumentHeaderText: head.headerText, TransactionCurrency: head.currency, ClearingAccountingDocument: "", ClearingDate: null, ClearingDocFiscalYear: "", IsCleared: false, ...item };
@@ -549,7 +549,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       const balance = items.reduce((sum, i) => sum + Math.round(Number(i.AmountInTransactionCurrency) * 1000), 0);
       if (errors.length === 0 && balance !== 0) err("263(F5)", "Difference too large for clearing"); // [~] number; partial clearing is not modelled
       if (errors.length) return errors;
-      const clearing = String(++fiNumbers.AB);
+      const clearing = String(++fiNumbers.AB).padStart(10, "0");
       const year = postingDate.slice(0, 4);
       for (const item of items) Object.assign(item, { ClearingAccountingDocument: clearing, ClearingDate: sapDate(Date.parse(postingDate)), ClearingDocFiscalYear: year, IsCleared: true });
       // A cleared invoice item clears its billing document (status C) [~ when SAP updates CLRST].
@@ -664,7 +664,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
         reply.headers = headers;
       },
       serverError: (status, req) => {
-        if (req.path.startsWith(SOAP)) return soapFault("Server", `Web service processing error; more details in the web service error log on provider side (UTC timestamp ${utcStamp()}; Transaction ID ${randomBytes(16).toString("hex").toUpperCase()})`).reply; // [~]
+        if (req.path.startsWith(SOAP)) return { ...soapFault("Server", `Web service processing error; more details in the web service error log on provider side (UTC timestamp ${utcStamp()}; Transaction ID ${randomBytes(16).toString("hex").toUpperCase()})`).reply, status }; // [~]
         const h = error(status, status === 503 ? "/IWFND/CM_BEC/026" : "/IWBEP/CM_MGW_RT/000", status === 503 ? "Service temporarily unavailable" : "In the context of Data Services an unknown internal server error occurred"); // [~]
         return h.reply;
       },
