@@ -157,6 +157,9 @@ export class SapAdapter extends ErpAdapterBase {
     if (!invoiceItem) throw new BusinessError({ code: "INVOICE_NOT_POSTED", field: "invoices[0].refs", message: `billing document ${billingDocument} has no open item in accounting yet`, hint: "wait until SAP has transferred the billing document to accounting" });
     const companyCode = String(invoiceItem.CompanyCode);
     const customer = String(invoiceItem.Customer);
+    // The payment is posted where the invoice's open item is: clearing cannot reach across company codes.
+    const sap = { ...this.options.orderDefaults, ...payment.extensions?.[this.system] };
+    if (sap.companyCode !== undefined && sap.companyCode !== "" && String(sap.companyCode) !== companyCode) throw new BusinessError({ code: "COMPANY_CODE_MISMATCH", field: 'extensions["sap-s4hana"].companyCode', message: `billing document ${billingDocument} is in company code ${companyCode}, the payment names ${String(sap.companyCode)}`, hint: "leave companyCode out: the invoice's company code is used" });
 
     const find = async (): Promise<Row | undefined> =>
       (await this.list(JOURNAL_ITEMS, { $filter: `CompanyCode eq ${literal(companyCode)} and DocumentReferenceID eq ${literal(reference)} and FinancialAccountType eq 'D' and Customer eq ${literal(customer)}`, $top: 1 }, ctx))[0];
@@ -165,7 +168,6 @@ export class SapAdapter extends ErpAdapterBase {
       if (invoiceItem.ClearingAccountingDocument) throw new BusinessError({ code: "INVOICE_CLEARED", field: "invoices[0].refs", message: `billing document ${billingDocument} is already cleared (clearing document ${String(invoiceItem.ClearingAccountingDocument)})` });
       if (scaled(amount.amount) > scaled(String(invoiceItem.AmountInTransactionCurrency))) throw new BusinessError({ code: "AMOUNT_EXCEEDS_OPEN_ITEM", field: "amount.amount", message: `the payment (${amount.amount} ${amount.currency}) is more than billing document ${billingDocument} has open (${String(invoiceItem.AmountInTransactionCurrency)})` });
     }
-    const sap = { ...this.options.orderDefaults, ...payment.extensions?.[this.system] };
     const post = async (): Promise<Row> => {
       const entry = await this.map("paymentOut", { ...payment, reference, extensions: { ...payment.extensions, [this.system]: { ...sap, companyCode, customer, billingDocument } } });
       const keys = await this.postJournalEntry(entry, ctx);
