@@ -175,9 +175,10 @@ export class SapAdapter extends ErpAdapterBase {
       if (!item) throw new TechnicalError({ kind: "protocol", retryable: false, message: `SAP posted journal entry ${keys.AccountingDocument} but shows no customer item for it` });
       return item;
     };
-    const { value: paid } = already ? { value: already } : await this.postOnce(find, post, true);
+    // Looked up just above; postOnce looks again only after an unknown outcome.
+    const { value: paid } = already ? { value: already } : await this.postOnce(find, post, false);
 
-    let status: Payment["status"] = paid.ClearingAccountingDocument ? "succeeded" : "pending";
+    const status: Payment["status"] = paid.ClearingAccountingDocument ? "succeeded" : "pending";
     const clearable = status === "pending" && !invoiceItem.ClearingAccountingDocument && scaled(String(invoiceItem.AmountInTransactionCurrency)) === -scaled(String(paid.AmountInTransactionCurrency));
     if (clearable) await this.requestClearing(invoiceItem, paid, { currency: amount.currency, date: payment.paymentDate, documentType: typeof sap.clearingDocumentType === "string" ? sap.clearingDocumentType : "AB" }, ctx);
     const number = String(paid.AccountingDocument);
