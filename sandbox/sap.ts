@@ -518,6 +518,7 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       const bulk = soapBody(req, "JournalEntryBulkClearingRequest", "http://sap.com/xi/SAPSCORE/SFIN/JournalEntryBulkClearingRequest_In/JournalEntryBulkClearingRequest_InRequest");
       const messageId = text(child(bulk, "MessageHeader"), "ID") || randomUUID();
       const requests = children(bulk, "JournalEntryClearingRequest").map((r) => child(r, "JournalEntry")).filter((je): je is XmlNode => je !== undefined);
+      if (requests.length === 0) throw soapFault("Server", "Web service processing error: no JournalEntryClearingRequest with a JournalEntry in the message"); // [~]
       const message = k.store.insert("ClearingMessage", `${messageId}/${++clearingMessages}`, { MessageID: messageId, status: "queued", log: [], receivedAt: new Date().toISOString() });
       const timer = setTimeout(() => {
         const log = requests.flatMap(clearFromSoap);
