@@ -34,6 +34,7 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "payment-to-netsuite-customerpayment", title: "Payment → NetSuite customerPayment", system: "netsuite", from: "Payment@1", to: "invoice → customerPayment transform body" },
   { id: "customer-to-sap-businesspartner", title: "Customer → SAP A_BusinessPartner", system: "sap-s4hana", from: "Customer@1 with externalId", to: "A_BusinessPartner deep insert body" },
   { id: "sap-billingdocument-to-invoice", title: "SAP A_BillingDocument → Invoice", system: "sap-s4hana", from: "A_BillingDocument with to_Item", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-sap-journalentry", title: "Payment → SAP journal entry (incoming payment)", system: "sap-s4hana", from: "Payment@1 with customer, billingDocument and companyCode", to: "JournalEntry of JournalEntryCreateRequestConfirmation_In (SOAP, as JSON)" },
   { id: "customer-to-stripe-customer", title: "Customer → Stripe customer", system: "stripe", from: "Customer@1 with externalId", to: "POST /v1/customers parameters" },
   { id: "salesorder-to-stripe-invoice", title: "SalesOrder → Stripe draft invoice", system: "stripe", from: "SalesOrder@1", to: "{invoice, items} parameters" },
   { id: "stripe-invoice-to-salesorder", title: "Stripe invoice → SalesOrder", system: "stripe", from: "invoice object written as an order", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
