@@ -275,7 +275,8 @@ function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsu
   }
   if (erpSystem === "sap-s4hana") {
     const d = sandbox("sap").SAP_DEFAULTS;
-    Object.assign(env, { ERP_CLIENT_ID: d.user, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00" }) });
+    // bankGLAccount: the house bank account a recorded payment is posted to (the sandbox has Bank 1).
+    Object.assign(env, { ERP_CLIENT_ID: d.user, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00", bankGLAccount: "11001000" }) });
   }
   if (erpSystem === "stripe") Object.assign(env, { ERP_CLIENT_SECRET: sandbox("stripe").STRIPE_DEFAULTS.secretKey });
   // The Entra token endpoint of Business Central and F&O is the sandbox's own (ERP_TOKEN_URL), not login.microsoftonline.com.
