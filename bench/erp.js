@@ -35,8 +35,18 @@ const PLANS = {
  * limit (THIN), `limit` says so and what the bench assumes. A window limit (N per 5 minutes) would not bind in a
  * run this short, so the sandbox and the connection both enforce the same rate per second instead.
  */
-const SANDBOX_PATHS = { "business-central": "business-central", odoo: "odoo", "oracle-fusion": "oracle-fusion", acumatica: "acumatica", "dynamics-fo": "dynamics-fo" };
+const SANDBOX_PATHS = { "generic-rest": "generic-rest", "business-central": "business-central", odoo: "odoo", "oracle-fusion": "oracle-fusion", acumatica: "acumatica", "dynamics-fo": "dynamics-fo" };
 const ADDED = {
+  "generic-rest": {
+    limits: { requestsPerSecond: 50 }, connection: { rateLimit: 50, rateWindowSeconds: 1 }, requestsPerSecond: 50, orders: 200,
+    limit: "in-house sandbox: 50 requests/s",
+    def: (url, d) => {
+      const shipped = require("../resources/generic-rest-profile.json");
+      return { system: "generic-rest", genericAuth: "oauth2", tokenUrl: `${url}/oauth/token`, profile: JSON.stringify(shipped.profile), mappings: JSON.stringify(shipped.mappings) };
+    },
+    creds: (d) => ({ clientId: d.clientId, clientSecret: d.clientSecret }),
+    defaultsName: "GENERIC_REST_DEFAULTS", orderType: "orders", refOf: (r) => r.externalReference,
+  },
   "business-central": {
     limits: { windowRequests: 20, windowSeconds: 1 }, connection: { rateLimit: 20, rateWindowSeconds: 1 }, requestsPerSecond: 20, orders: 100,
     limit: "6000/5 min, 5 concurrent (run as 20/s)",
@@ -295,9 +305,11 @@ async function benchAdded(system, plan) {
     if (!create) throw new Error(`${system}: no create request carrying the business key among ${recorded.map((r) => `${r.method} ${r.url}`).join(", ")}`);
     // The reads a bare client pays for: the adapter's look-up before its create (JSON-2 reads are POSTs too).
     const read = recorded.slice(0, recorded.indexOf(create)).reverse().find((r) => r.method === "GET" || /search|read/i.test(r.url)) ?? recorded.find((r) => r.method === "GET") ?? create;
+    // A fresh business key wherever the template's was: the body, and an idempotency header carrying it.
     const fresh = () => {
       const order = makeOrder();
-      return { ...create, body: create.body.split(template.externalReference).join(order.externalReference) };
+      const swap = (text) => text.split(template.externalReference).join(order.externalReference);
+      return { ...create, headers: Object.fromEntries(Object.entries(create.headers).map(([name, value]) => [name, typeof value === "string" ? swap(value) : value])), body: swap(create.body) };
     };
     const ordersWith = async (_system, url, ref) => (await support.control.records(url, plan.orderType)).filter((r) => plan.refOf(r) === ref);
 
