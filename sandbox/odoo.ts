@@ -30,6 +30,11 @@ export interface OdooOptions extends StartOptions {
   password?: string;
   apiKey?: string;
   seed?: boolean;
+  /**
+   * The Odoo release to behave as: 19 (default) or 18, or 17, which has no JSON-2 (404) and the older
+   * account.payment fields (ref for the memo, reconciled_invoice_ids, states draft / posted / cancel). [~]
+   */
+  serverVersion?: 17 | 18 | 19;
 }
 
 /** An Odoo exception: its Python name, message and the HTTP status JSON-2 answers it with. */
@@ -131,6 +136,14 @@ const MODELS: Record<string, Model> = {
   },
 };
 
+/** account.payment up to Odoo 17: the memo is `ref`, the paid invoices are read from the reconciliation. [~] */
+const PAYMENT_17: Model = {
+  ...MODELS["account.payment"]!,
+  fields: Object.fromEntries(
+    Object.entries({ ...MODELS["account.payment"]!.fields, ref: f("char", "Memo"), state: f("selection", "Status", { readonly: true, selection: ["draft", "posted", "cancel"] }) }).filter(([name]) => name !== "memo" && name !== "invoice_ids"),
+  ),
+};
+
 /** Positional argument names per method, for execute_kw's args list. */
 const SIGNATURES: Record<string, string[]> = {
   create: ["vals_list"],
@@ -160,6 +173,10 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
   const password = options.password ?? ODOO_DEFAULTS.password;
   const apiKey = options.apiKey ?? ODOO_DEFAULTS.apiKey;
   const uid = ODOO_DEFAULTS.uid;
+  const version = options.serverVersion ?? 19;
+  const models: Record<string, Model> = version >= 18 ? MODELS : { ...MODELS, "account.payment": PAYMENT_17 };
+  /** account.payment's memo field and its states on this release. */
+  const paymentFields = version >= 18 ? { memo: "memo", waiting: "in_process", done: "paid" } : { memo: "ref", waiting: "posted", done: "posted" };
 
   return serve(ODOO_LIMITS, options, (k: Kernel) => {
     const nextId: Record<string, number> = {};
@@ -167,7 +184,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
     const minute = new SlidingWindow(() => 60_000);
 
     const model = (name: string): Model => {
-      const m = MODELS[name];
+      const m = models[name];
       if (!m) throw userError(`Object ${name} doesn't exist`); // [~] odoo.service.model wording
       return m;
     };
@@ -592,8 +609,8 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
           currency_id: w.currency_id,
           date: w.payment_date,
           journal_id: journal.id,
-          memo: w.communication,
-          state: inProcess ? "in_process" : "paid",
+          [paymentFields.memo]: w.communication,
+          state: inProcess ? paymentFields.waiting : paymentFields.done,
         });
         for (const id of w.move_ids as number[]) {
           const mv = get("account.move", id)!;
@@ -605,7 +622,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
           mv.payment_state = !settled ? "partial" : inProcess ? "in_payment" : "paid";
           mv.matched_payment_ids = [...(mv.matched_payment_ids as number[]), payment.id];
           touch("account.move", mv);
-          payment.invoice_ids = [...(payment.invoice_ids as number[]), mv.id];
+          if (version >= 18) payment.invoice_ids = [...(payment.invoice_ids as number[]), mv.id];
           payment.reconciled_invoice_ids = [...(payment.reconciled_invoice_ids as number[]), mv.id];
         }
         created.push(payment);
@@ -622,7 +639,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       for (const p of payments) {
         const journal = get("account.journal", p.journal_id as number)!;
         if (journal.type !== "bank" && journal.type !== "cash") throw validationError(`The journal ${journal.name} is not a bank or cash journal; a payment needs one.\nField: Journal (journal_id)`); // [~]
-        Object.assign(p, { name: `P${journal.code}/${String(p.date).slice(0, 4)}/${String(++sequences.payment).padStart(5, "0")}`, state: journal.type === "bank" ? "in_process" : "paid" });
+        Object.assign(p, { name: `P${journal.code}/${String(p.date).slice(0, 4)}/${String(++sequences.payment).padStart(5, "0")}`, state: journal.type === "bank" ? paymentFields.waiting : paymentFields.done });
         touch("account.payment", p);
       }
       return false;
@@ -711,6 +728,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
     };
 
     const json2 = (req: SandboxRequest): Reply => {
+      if (version < 19) return json2Error(new OdooError("werkzeug.exceptions.NotFound", "404 Not Found: The requested URL was not found on the server.", 404)); // JSON-2 came with Odoo 19
       const db = req.header("x-odoo-database");
       if (db !== undefined && db !== database) return json2Error(new OdooError("werkzeug.exceptions.NotFound", `404 Not Found: database '${db}' does not exist.`, 404)); // THIN
       if (!keyValid(bearer(req))) return { status: 401, body: { ...errorData(new OdooError("werkzeug.exceptions.Unauthorized", "Invalid apikey")), arguments: ["Invalid apikey", 401] } };
@@ -718,7 +736,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       if (!body || typeof body !== "object" || Array.isArray(body)) return json2Error(new OdooError("werkzeug.exceptions.BadRequest", "400 Bad Request: the body must be a JSON object of named arguments.", 400)); // [~]
       const { model: m, method } = req.params as { model: string; method: string };
       try {
-        if (!MODELS[m]) throw new OdooError("werkzeug.exceptions.NotFound", `404 Not Found: the model '${m}' does not exist.`, 404); // [~]
+        if (!models[m]) throw new OdooError("werkzeug.exceptions.NotFound", `404 Not Found: the model '${m}' does not exist.`, 404); // [~]
         const a = { ...(body as Record<string, unknown>) };
         const context = contextOf(a.context);
         delete a.context;
@@ -738,7 +756,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       const args = Array.isArray(params.args) ? params.args : [];
       try {
         if (params.service === "common") {
-          if (params.method === "version") return rpcResult(id, { server_version: "19.0", server_version_info: [19, 0, 0, "final", 0, ""], server_serie: "19.0", protocol_version: 1 });
+          if (params.method === "version") return rpcResult(id, { server_version: `${version}.0`, server_version_info: [version, 0, 0, "final", 0, ""], server_serie: `${version}.0`, protocol_version: 1 });
           if (params.method === "login" || params.method === "authenticate") {
             const [db, user, secret] = args as [unknown, unknown, unknown];
             if (db !== database) throw new OdooError("psycopg2.OperationalError", `connection to server failed: FATAL:  database "${db}" does not exist`); // [~]

@@ -474,6 +474,40 @@ test("jsonrpc: a wrong password is refused at login, as an auth failure naming t
   }
 });
 
+test("jsonrpc on Odoo 17: the payment's memo is ref and its invoice is read from the reconciliation; exactly once as on 19", async () => {
+  const sb17 = await start({ port: 0, serverVersion: 17 });
+  const adapter = createErpAdapter({ ...config("jsonrpc"), baseUrl: sb17.url });
+  const json2 = createErpAdapter({ ...config("json2"), baseUrl: sb17.url });
+  try {
+    const seeded = await control.seed(sb17.url, "account.move", { move_type: "out_invoice", partner_id: 1, invoice_line_ids: [[0, 0, { product_id: 2, quantity: 1 }]], state: "posted" });
+    const inv = String(seeded.records[0].id);
+    const withRef = async (ref) => (await control.records(sb17.url, "account.payment")).filter((p) => p.ref === ref);
+    const reference = bankRef();
+    const one = await adapter.recordPayment(payment(inv, reference, "100.00"), {});
+    assert.deepEqual([one.status, one.extensions.odoo.paymentState, one.extensions.odoo.invoicePaymentState], ["succeeded", "posted", "partial"]);
+    const [stored] = await withRef(reference);
+    assert.equal(stored.memo, undefined, "Odoo 17 has no memo field");
+    assert.deepEqual(stored.reconciled_invoice_ids, [Number(inv)]);
+    assert.equal((await adapter.recordPayment(payment(inv, reference, "100.00"), {})).refs.at(-1).id, one.refs.at(-1).id);
+
+    const lost = bankRef();
+    const request = adapter.connection.request.bind(adapter.connection);
+    adapter.connection.request = async (spec) => {
+      if (spec.body?.params?.args?.[4] === "action_create_payments") await control.faults(sb17.url, [{ kind: "lost-response", method: "POST", path: "/jsonrpc", count: 1 }]);
+      return request(spec);
+    };
+    await adapter.recordPayment(payment(inv, lost, "50.00"), {});
+    assert.equal((await withRef(lost)).length, 1);
+    assert.equal((await control.records(sb17.url, "account.move")).find((m) => String(m.id) === inv).payment_state, "in_payment");
+
+    const err = await json2.getInvoice(inv, {}).then(() => undefined, (e) => e);
+    assert.ok(err instanceof TechnicalError && !(err instanceof BusinessError), "no JSON-2 before Odoo 19");
+  } finally {
+    await Promise.all([adapter.close(), json2.close()]);
+    await sb17.close();
+  }
+});
+
 test("json2: an unknown database is a configuration error, not a rejected record", async () => {
   const adapter = createErpAdapter(config("json2", { database: "nope" }));
   try {
