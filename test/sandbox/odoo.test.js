@@ -243,6 +243,15 @@ test("Register Payment wizard (JSON-RPC): context in kwargs, another currency at
   const over = (await kw("account.payment", "search_read", [[["memo", "=", "OVER-1"]]], { fields: ["amount", "state"] })).json.result;
   assert.deepEqual(over.map((p) => [p.amount, p.state]), [[250, "in_process"]]);
   assert.equal((await kw("res.currency", "search_count", [[["name", "=", "GBP"]]])).json.result, 0, "an inactive currency is not found");
+
+  // A payment created on its own is posted but pays no invoice: reconciling it is the wizard's (or the user's) work.
+  const direct = (await kw("account.payment", "create", [{ payment_type: "inbound", partner_id: 1, amount: 40, journal_id: 2, memo: "DIRECT-1" }])).json.result;
+  assert.equal((await kw("account.payment", "action_post", [[direct]])).json.result, false);
+  const [posted] = (await kw("account.payment", "read", [[direct], ["name", "state", "invoice_ids", "currency_id"]])).json.result;
+  assert.deepEqual([posted.state, posted.invoice_ids, posted.currency_id[1]], ["in_process", [], "EUR"]);
+  assert.match(posted.name, /^PBNK1\//);
+  rpcFailed(await kw("account.payment", "action_post", [[direct]]), "odoo.exceptions.UserError");
+  rpcFailed(await kw("account.payment", "create", [{ payment_type: "inbound", partner_id: 1, amount: -1, journal_id: 2 }]), "odoo.exceptions.ValidationError");
 });
 
 test("serverVersion 17: no JSON-2; account.payment keeps the memo in ref, states posted", async () => {
