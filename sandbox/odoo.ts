@@ -132,6 +132,7 @@ const MODELS: Record<string, Model> = {
     description: "Register Payment",
     order: "id",
     recName: "communication",
+    // THIN: payment_method_line_id is a bare id (account.payment.method.line is not modelled); line_ids neither.
     fields: { ...COMMON, payment_date: f("date", "Payment Date"), amount: f("monetary", "Amount"), communication: f("char", "Memo"), journal_id: f("many2one", "Journal", { relation: "account.journal" }), currency_id: f("many2one", "Currency", { relation: "res.currency" }), payment_method_line_id: f("integer", "Payment Method"), payment_difference_handling: f("selection", "Payment Difference Handling", { selection: ["open", "reconcile"] }), payment_type: f("selection", "Payment Type", { readonly: true, selection: ["outbound", "inbound"] }), partner_type: f("selection", "Partner Type", { readonly: true, selection: ["customer", "supplier"] }), partner_id: f("many2one", "Customer/Vendor", { relation: "res.partner", readonly: true }), source_amount_currency: f("monetary", "Amount to Pay (foreign currency)", { readonly: true }), source_currency_id: f("many2one", "Source Currency", { relation: "res.currency", readonly: true }) },
   },
 };
@@ -376,7 +377,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       const snapshot = k.store.snapshot();
       try {
         for (const r of records) {
-          if (m === "account.move" && r.state === "posted" && (commands.length || "partner_id" in values || "move_type" in values)) throw userError("You cannot modify a posted entry of this journal."); // [~]
+          if (m === "account.move" && r.state === "posted" && (commands.length || "partner_id" in values || "move_type" in values || "currency_id" in values)) throw userError("You cannot modify a posted entry of this journal."); // [~]
           if (m === "sale.order" && commands.length && (r.state === "cancel")) throw userError("You cannot change a cancelled sales order."); // [~]
           Object.assign(r, values);
           touch(m, r);
