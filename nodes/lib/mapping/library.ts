@@ -47,6 +47,7 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "odoo-saleorder-to-salesorder", title: "Odoo sale.order → SalesOrder", system: "odoo", from: "sale.order with order_line records", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "customer-to-odoo-partner", title: "Customer → Odoo res.partner", system: "odoo", from: "Customer@1 with externalId", to: "res.partner create vals" },
   { id: "odoo-invoice-to-invoice", title: "Odoo account.move → Invoice", system: "odoo", from: "account.move with invoice_line_ids records", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-odoo-payment", title: "Payment → Odoo account.payment.register", system: "odoo", from: "Payment@1 with extensions.odoo journalId and currencyId", to: "Register Payment wizard create vals" },
   { id: "salesorder-to-oracle-fusion-salesorder", title: "SalesOrder → Oracle Fusion Order Hub order", system: "oracle-fusion", from: "SalesOrder@1", to: "salesOrdersForOrderHub create body" },
   { id: "oracle-fusion-salesorder-to-salesorder", title: "Oracle Fusion Order Hub order → SalesOrder", system: "oracle-fusion", from: "salesOrdersForOrderHub order with lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "customer-to-acumatica-customer", title: "Customer → Acumatica Customer", system: "acumatica", from: "Customer@1 with externalId", to: "Customer PUT body (wrapped values)" },
