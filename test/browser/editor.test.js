@@ -61,12 +61,12 @@ const problems = (log) => log.split("\n").filter((l) => /\[(error|warn)\]/.test(
 test("the palette shows every Keelson node in the Keelson category and the config nodes only in the config sidebar", { timeout: 120000 }, async (t) => {
   const userDir = userDirWithPackage(fs.mkdtempSync(path.join(os.tmpdir(), "keelson-browser-")));
   const red = await startNodeRed({ userDir, flows: [{ id: "f1000000000000a1", type: "tab", label: "Flow 1" }] });
-  const { browser, page, errors } = await openEditor(red.url);
   t.after(async () => {
-    await browser.close();
     await red.stop();
     fs.rmSync(userDir, { recursive: true, force: true });
   });
+  const { browser, page, errors } = await openEditor(red.url);
+  t.after(() => browser.close());
 
   const types = registeredTypes();
   const flowNodes = types.filter((n) => n.category !== "config").map((n) => n.type).sort();
@@ -98,13 +98,13 @@ test("an ERP order node dragged onto the canvas gets a new NetSuite connection f
   // No ERP_* in the environment: the connection must work from what the dialog was given alone.
   const env = Object.fromEntries(Object.keys(process.env).filter((k) => /^(ERP|CRM)_/.test(k)).map((k) => [k, ""]));
   const red = await startNodeRed({ userDir, flows: [{ id: "f1000000000000a1", type: "tab", label: "Flow 1" }], env });
-  const { browser, page, errors } = await openEditor(red.url);
   t.after(async () => {
-    await browser.close();
     await red.stop();
     await sb.close();
     fs.rmSync(userDir, { recursive: true, force: true });
   });
+  const { browser, page, errors } = await openEditor(red.url);
+  t.after(() => browser.close());
 
   // Drag "ERP order" from the palette onto the canvas.
   const paletteOrder = ".red-ui-palette-node[data-palette-type='keelson-erp-order']";
@@ -194,13 +194,13 @@ test("the quote-to-cash example imported from the menu deploys cleanly; a failed
   const broker = await startBroker();
   const userDir = userDirWithPackage(fs.mkdtempSync(path.join(os.tmpdir(), "keelson-browser-")));
   const red = await startNodeRed({ userDir, flows: [{ id: "f1000000000000a1", type: "tab", label: "Flow 1" }], env: q2cEnvironment(sf.url, ns.url, broker.url) });
-  const { browser, page, errors } = await openEditor(red.url);
   t.after(async () => {
-    await browser.close();
     await red.stop();
     await Promise.all([sf.close(), ns.close(), broker.close()]);
     fs.rmSync(userDir, { recursive: true, force: true });
   });
+  const { browser, page, errors } = await openEditor(red.url);
+  t.after(() => browser.close());
 
   // Menu → Import → Examples → @keelson/node-red-erp → quote-to-cash, imported (into its own tab) and deployed.
   await page.click("#red-ui-header-button-sidemenu");

@@ -12,12 +12,12 @@ test("the DLQ sidebar lists a captured entry, shows its error and source, and a 
   const userDir = userDirWithPackage(fs.mkdtempSync(path.join(os.tmpdir(), "keelson-browser-")));
   const flows = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "flows", "exactly-once.json"), "utf8"));
   const red = await startNodeRed({ userDir, flows, env: { KEELSON_STORE: "memory" } });
-  const { browser, page, errors } = await openEditor(red.url);
   t.after(async () => {
-    await browser.close();
     await red.stop();
     fs.rmSync(userDir, { recursive: true, force: true });
   });
+  const { browser, page, errors } = await openEditor(red.url);
+  t.after(() => browser.close());
 
   const palette = await page.$$eval(".red-ui-palette-node[data-palette-type^='keelson']", (els) => els.map((e) => e.getAttribute("data-palette-type")));
   for (const type of ["keelson-mapper", "keelson-gate", "keelson-dlq"]) assert.ok(palette.includes(type), `${type} in the palette`);

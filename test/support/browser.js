@@ -12,13 +12,19 @@ async function openEditor(url) {
     executablePath: EXECUTABLE,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("inject"), null, { timeout: 30000 });
-  await page.waitForSelector(".red-ui-palette-node", { state: "attached", timeout: 30000 });
-  return { browser, page, errors };
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(url, { waitUntil: "domcontentloaded" });
+    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("inject"), null, { timeout: 30000 });
+    await page.waitForSelector(".red-ui-palette-node", { state: "attached", timeout: 30000 });
+    return { browser, page, errors };
+  } catch (err) {
+    // A browser left open would keep the test process alive after the failure.
+    await browser.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Keeps a screenshot as a test artifact (test-results/ is not committed). */

@@ -18,7 +18,7 @@ import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError } from "../resilience/errors";
 import { CookieSession } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface AcumaticaOptions extends ErpAdapterOptions {
@@ -134,12 +134,7 @@ export class AcumaticaAdapter extends ErpAdapterBase {
 
   /** A payment applied to one invoice, released; found by PaymentRef before it is posted (or released) again. */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceNbr = this.ownRef(invoices[0]!.refs)?.id;
-    if (!invoiceNbr) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Acumatica reference number", hint: "put the invoice's {system: \"acumatica\", id} in invoices[0].refs" });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded once", hint: "set payment.reference (the bank or PSP reference)" });
+    const { invoiceId: invoiceNbr, reference } = this.paymentTarget(payment, "Acumatica reference number");
     const invoice = (await this.list("SalesInvoice", { $filter: `ReferenceNbr eq ${literal(invoiceNbr)}`, $top: 1 }, ctx))[0];
     if (!invoice) throw new BusinessError({ code: "NOT_FOUND", field: "invoices[0].refs", message: `no Acumatica invoice ${invoiceNbr}` });
     const customerId = String(unwrap(invoice.CustomerID));

@@ -11,7 +11,7 @@ import { BusinessError, TechnicalError } from "../resilience/errors";
 import { VENDOR_LIMITS } from "../resilience/vendor-limits";
 import { OAuth2ClientCredentials } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface BusinessCentralOptions extends ErpAdapterOptions {
@@ -147,12 +147,7 @@ export class BusinessCentralAdapter extends ErpAdapterBase {
    * here; the idempotency gate in front of this node is what stops it).
    */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceId = this.ownRef(invoices[0]!.refs)?.id;
-    if (!invoiceId) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Business Central id", hint: "put the invoice's {system: \"business-central\", id} in invoices[0].refs" });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank transaction id, say)" });
+    const { invoiceId, reference } = this.paymentTarget(payment, "Business Central id");
     const invoice = await this.one("salesInvoices", invoiceId, { $select: "id,number,customerId,status" }, ctx);
     if (!invoice) throw new BusinessError({ code: "Internal_RecordNotFound", field: "invoices[0].refs", message: `no Business Central sales invoice ${invoiceId}` });
     const journal = `${this.company}/customerPaymentJournals(${await this.paymentJournal(ctx)})/customerPayments`;

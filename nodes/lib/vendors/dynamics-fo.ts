@@ -36,7 +36,7 @@ import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError } from "../resilience/errors";
 import { OAuth2ClientCredentials } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface DynamicsFoOptions extends ErpAdapterOptions {
@@ -167,12 +167,7 @@ export class DynamicsFoAdapter extends ErpAdapterBase {
    * customer; the journal stays unposted (F&O or a batch job posts it), so the payment is "pending" until then.
    */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceNumber = this.ownRef(invoices[0]!.refs)?.id;
-    if (!invoiceNumber) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no F&O invoice number", hint: 'put the invoice\'s {system: "dynamics-fo", id} in invoices[0].refs' });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank transaction id, say)" });
+    const { invoiceId: invoiceNumber, reference } = this.paymentTarget(payment, "F&O invoice number");
     if (reference.length > MAX_REFERENCE) throw new BusinessError({ code: "REFERENCE_TOO_LONG", field: "reference", message: `the payment reference has ${reference.length} characters; F&O journals keep ${MAX_REFERENCE}`, hint: "shorten the reference" });
     if (!(Number(payment.amount.amount) > 0)) throw new BusinessError({ code: "NOT_A_RECEIPT", field: "amount.amount", message: `a customer payment must be a positive amount, got ${payment.amount.amount}`, hint: "record refunds in F&O" });
     const invoice = await this.one("SalesInvoiceHeaders", { InvoiceNumber: invoiceNumber }, ctx);

@@ -79,6 +79,20 @@ export abstract class ErpAdapterBase implements ErpAdapter {
     return { ...order, extensions };
   }
 
+  /**
+   * What every payment needs before anything is sent: exactly one invoice, this ERP's id of it (`invoiceIdName` says
+   * what that id is called here), and a reference to find the payment again by (its own, or an external id).
+   */
+  protected paymentTarget(payment: Payment, invoiceIdName: string): { invoiceId: string; reference: string } {
+    const invoices = payment.invoices ?? [];
+    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
+    const invoiceId = this.ownRef(invoices[0]!.refs)?.id;
+    if (!invoiceId) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: `the payment's invoice has no ${invoiceIdName}`, hint: `put the invoice's {system: "${this.system}", id} in invoices[0].refs` });
+    const reference = payment.reference ?? externalIdOf(payment, this.system);
+    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank or PSP transaction id)" });
+    return { invoiceId, reference };
+  }
+
   /** This ERP's id of a canonical object, if it has one. */
   protected ownRef(refs: CrossRef[] | undefined): CrossRef | undefined {
     return refs?.find((r) => r.system === this.system);

@@ -153,10 +153,7 @@ export class GenericRestAdapter extends ErpAdapterBase {
 
   /** A payment is money: it is looked up by its reference before it is posted, and again after a lost answer. */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoiceId = this.ownRef(payment.invoices?.[0]?.refs)?.id;
-    if (!invoiceId) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: `the payment's invoice has no ${this.system} id` });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded once", hint: "set payment.reference (the bank or PSP reference)" });
+    const { invoiceId, reference } = this.paymentTarget(payment, `${this.system} id`);
     const path = this.path("recordPayment", { invoiceId });
     const body = await this.map("paymentOut", { ...payment, reference });
     const find = async (): Promise<CrossRef | undefined> => {

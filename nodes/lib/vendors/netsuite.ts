@@ -11,7 +11,7 @@ import { VENDOR_LIMITS } from "../resilience/vendor-limits";
 import { BearerTokenAuth, loginError, type AuthProvider, type Authorization } from "../http/auth";
 import type { HttpClient, HttpRequest, HttpResponse } from "../http/client";
 import { TechnicalError } from "../resilience/errors";
-import { ErpAdapterBase, externalIdOf, idFromLocation, unreadableRepeatable, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, idFromLocation, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export type NetSuiteAuth =
@@ -135,12 +135,7 @@ export class NetSuiteAdapter extends ErpAdapterBase {
   }
 
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceId = this.ownRef(invoices[0]!.refs)?.id;
-    if (!invoiceId) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no NetSuite id", hint: "put the invoice's {system: \"netsuite\", id} in invoices[0].refs" });
-    const externalId = payment.reference ?? externalIdOf(payment, this.system);
-    if (!externalId) throw noExternalId("reference");
+    const { invoiceId, reference: externalId } = this.paymentTarget(payment, "NetSuite id");
     const body = await this.map("paymentOut", { ...payment, reference: externalId });
     const find = async (): Promise<string | undefined> => {
       const found = await this.read("customerPayment", `eid:${externalId}`, ctx, { fields: "tranId" });

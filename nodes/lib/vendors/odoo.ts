@@ -11,7 +11,7 @@ import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError, UnknownOutcomeError } from "../resilience/errors";
 import { TokenCache, bearerToken } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface OdooOptions extends ErpAdapterOptions {
@@ -166,12 +166,10 @@ export class OdooAdapter extends ErpAdapterBase {
    * paid or in_payment depends on the journal's outstanding receipts account [~].
    */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceId = Number(this.ownRef(invoices[0]!.refs)?.id);
+    const target = this.paymentTarget(payment, "Odoo account.move id");
+    const reference = target.reference;
+    const invoiceId = Number(target.invoiceId);
     if (!Number.isInteger(invoiceId) || invoiceId <= 0) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Odoo account.move id", hint: "put the invoice's {system: \"odoo\", id} in invoices[0].refs" });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank or PSP transaction id); it becomes the Odoo payment's memo" });
     if (!(Number(payment.amount.amount) > 0)) throw new BusinessError({ code: "INVALID_AMOUNT", field: "amount.amount", message: `a payment's amount must be more than zero, got ${payment.amount.amount}`, hint: "a refund is a credit note in Odoo, not a negative payment" });
     const [invoice] = await this.searchRead("account.move", [["id", "=", invoiceId], ["move_type", "=", "out_invoice"]], ["name", "partner_id", "state", "currency_id"], ctx, { limit: 1 });
     if (!invoice) throw new BusinessError({ code: "NOT_FOUND", field: "invoices[0].refs", message: `no Odoo customer invoice (account.move, out_invoice) with id ${invoiceId}` });

@@ -137,12 +137,10 @@ export class SapAdapter extends ErpAdapterBase {
    * the asynchronous clearing is queued, or when the payment is partial and stays on account.
    */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const billingDocument = this.ownRef(invoices[0]!.refs)?.id;
-    if (!billingDocument) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no SAP billing document number", hint: "put the invoice's {system: \"sap-s4hana\", id} in invoices[0].refs" });
-    const reference = (payment.reference ?? externalIdOf(payment, this.system))?.toUpperCase();
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank transaction id, say)" });
+    const target = this.paymentTarget(payment, "SAP billing document number");
+    const billingDocument = target.invoiceId;
+    const reference = target.reference.toUpperCase();
+    const invoices = payment.invoices!;
     if (reference.length > 16) throw new BusinessError({ code: "REFERENCE_TOO_LONG", field: "reference", message: `SAP keeps a journal entry's reference (DocumentReferenceID) in 16 characters; ${JSON.stringify(reference)} has ${reference.length}`, hint: "send a shorter payment reference" });
     const amount = payment.amount;
     if (!(Number(amount.amount) > 0)) throw new BusinessError({ code: "AMOUNT_NOT_POSITIVE", field: "amount.amount", message: `an incoming payment needs a positive amount, got ${amount.amount}` });

@@ -9,7 +9,7 @@ import { VENDOR_LIMITS } from "../resilience/vendor-limits";
 import { parseStripeShouldRetry } from "../resilience/signals";
 import { bearerToken } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface StripeOptions extends ErpAdapterOptions {
@@ -115,12 +115,7 @@ export class StripeAdapter extends ErpAdapterBase {
 
   /** Marks the invoice paid outside Stripe (the money came by bank transfer, say); Stripe pays an invoice in full. */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceId = this.ownRef(invoices[0]!.refs)?.id;
-    if (!invoiceId) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Stripe id", hint: "put the invoice's {system: \"stripe\", id} in invoices[0].refs" });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank transaction id, say)" });
+    const { invoiceId, reference } = this.paymentTarget(payment, "Stripe id");
     const response = await this.post(`v1/invoices/${encodeURIComponent(invoiceId)}/pay`, { paid_out_of_band: true }, `keelson-payment-${reference}`, ctx);
     const paid = response.body as { id: string; status?: string };
     return { ...withRef(payment, { system: this.system, id: paid.id, type: "invoice" }), status: paid.status === "paid" ? "succeeded" : "pending" };
