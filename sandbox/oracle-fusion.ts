@@ -111,7 +111,8 @@ export async function start(options: OracleFusionOptions = {}): Promise<RunningS
     const minute = new SlidingWindow(() => 60_000);
     const counters = { header: 0, line: 0, order: 0, party: 0, invoice: 0, invoiceLine: 0, installment: 0, receipt: 0, application: 0 };
     /** Customer (billing) accounts and the party each belongs to; REST creates none (THIN: SOAP CustomerAccountService does). */
-    const accounts: Record<string, { party: string; name: string }> = { "1001": { party: "C-1001", name: "Globex GmbH" }, "1002": { party: "C-1002", name: "Umbrella Corp" } };
+    const SEEDED_ACCOUNTS = { "1001": { party: "C-1001", name: "Globex GmbH" }, "1002": { party: "C-1002", name: "Umbrella Corp" } };
+    const accounts: Record<string, { party: string; name: string }> = { ...SEEDED_ACCOUNTS };
     /** Trading Community source systems registered for parties (THIN: a tenant defines its own). */
     const sourceSystems = new Set(["KEELSON", "SFDC", "HUBSPOT", "DYNAMICS"]);
     const receiptMethods = new Set(["Manual", "Check", "Wire"]);
@@ -963,6 +964,14 @@ export async function start(options: OracleFusionOptions = {}): Promise<RunningS
           [RESOURCE]: (body) => create(body, true),
           [INVOICES]: (body) => createInvoice(body, true),
           [ORGANIZATIONS]: (body) => createOrganizationRecord(body, true),
+          // A customer (billing) account of a party, as Fusion's SOAP CustomerAccountService or its UI would make it.
+          customerAccounts: (body) => {
+            const party = k.store.all(ORGANIZATIONS).find((o) => o.PartyNumber === body.PartyNumber);
+            if (!party || typeof body.AccountNumber !== "string" || !body.AccountNumber) throw new Error("a customer account needs an AccountNumber and the PartyNumber of an existing party");
+            if (accounts[body.AccountNumber]) throw new Error(`customer account ${body.AccountNumber} exists`);
+            accounts[body.AccountNumber] = { party: String(party.PartyNumber), name: String(party.OrganizationName) };
+            return { AccountNumber: body.AccountNumber, PartyNumber: party.PartyNumber, AccountName: party.OrganizationName };
+          },
         };
         const seeder = seeders[type];
         if (!seeder) throw new Error(`seed one of ${Object.keys(seeders).join(", ")} (a create body as the REST API takes it; invoices also take paid: true)`);
@@ -977,6 +986,8 @@ export async function start(options: OracleFusionOptions = {}): Promise<RunningS
       reset() {
         minute.clear();
         for (const name of Object.keys(counters) as (keyof typeof counters)[]) counters[name] = 0;
+        for (const number of Object.keys(accounts)) delete accounts[number];
+        Object.assign(accounts, SEEDED_ACCOUNTS);
         current = undefined;
         if (options.seed ?? true) seed();
       },

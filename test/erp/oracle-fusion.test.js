@@ -242,6 +242,8 @@ test("oracle-fusion: get an order by HeaderId and by external reference; a missi
   assert.equal(byRef.refs[0].id, id);
   assert.equal(await a.getOrder({ externalReference: "NO-SUCH" }, {}), undefined);
   // The seeded order has a list price of 9.995, rounded to the currency's cents on the way in.
+  // Receivables invoices name orders by their number: that finds it too.
+  assert.equal((await a.getOrder({ id: "84001" }, {})).externalReference, "SO-EXT-1");
   const seeded = await a.getOrder({ externalReference: "SO-EXT-1" }, {});
   assert.deepEqual(seeded.lines.find((l) => l.product.sku === "WID-1").unitPrice, { amount: "10.00", currency: "EUR" });
 });

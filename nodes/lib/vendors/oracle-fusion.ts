@@ -147,7 +147,10 @@ export class OracleFusionAdapter extends ErpAdapterBase {
 
   async getOrder(key: { id?: string; externalReference?: string }, ctx: CallContext): Promise<SalesOrder | undefined> {
     const source = String((this.options.orderDefaults as { sourceTransactionSystem?: unknown } | undefined)?.sourceTransactionSystem ?? DEFAULT_SOURCE_SYSTEM);
-    const record = await this.read(key.id ?? `${source}:${key.externalReference ?? ""}`, ctx, { expand: "lines" });
+    let record = await this.read(key.id ?? `${source}:${key.externalReference ?? ""}`, ctx, { expand: "lines" });
+    // Receivables invoices name their order by number (receivablesInvoiceLines.SalesOrder): an id that is no
+    // HeaderId is tried as an order number.
+    if (!record && key.id !== undefined) record = (await this.list(this.root, { q: `OrderNumber=${literal(key.id)}`, expand: "lines", limit: "1" }, ctx)).items[0];
     return record ? ((await this.map("orderIn", record)) as SalesOrder) : undefined;
   }
 
