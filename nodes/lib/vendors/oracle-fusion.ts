@@ -183,7 +183,7 @@ export class OracleFusionAdapter extends ErpAdapterBase {
 
   /**
    * A standard receipt numbered by the payment's reference, applied to the invoice's open installment. The receipt
-   * is looked up by ReceiptNumber before every post, and the application is read back from the receipt's
+   * is looked up by ReceiptNumber (and the invoice's customer account) before every post, and the application is read back from the receipt's
    * unapplied amount before it is sent (again), so a lost answer makes neither twice.
    */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
@@ -203,7 +203,7 @@ export class OracleFusionAdapter extends ErpAdapterBase {
 
     const body = await this.map("paymentOut", { ...this.withDefaults(payment as never), reference, invoice });
     const find = async (): Promise<Row | undefined> =>
-      (await this.list(`${this.fscm}/${RECEIPTS}`, { q: `ReceiptNumber=${literal(reference)}`, limit: "1" }, ctx)).items[0];
+      (await this.list(`${this.fscm}/${RECEIPTS}`, { q: `ReceiptNumber=${literal(reference)} and CustomerAccountNumber=${literal(String(invoice.BillToCustomerNumber))}`, limit: "1" }, ctx)).items[0];
     const post = async (): Promise<Row> => (await this.connection.request({ method: "POST", path: `${this.fscm}/${RECEIPTS}`, body, correlationId: ctx.correlationId })).body as Row;
     // A receipt is money: always look for it by its number before posting.
     const { value: receipt } = await this.postOnce(find, post, true);
