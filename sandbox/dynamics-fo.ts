@@ -1,11 +1,23 @@
 // Dynamics 365 Finance & Operations OData sandbox, written from the task brief and public documentation of data
 // entities (erp-crm-wire.md has no section on it: THIN throughout). Models: the Entra ID client-credentials token
 // endpoint on the same host, `/data/{Entity}` for CustomersV3, ReleasedProductsV2, SalesOrderHeadersV2,
-// SalesOrderLines, SalesInvoiceHeaders and SalesInvoiceLines with `dataAreaId` keys, the caller's default company
-// unless `cross-company=true`, POST (201 + entity), PATCH / DELETE by key with optional If-Match, $filter (enum
-// literals as `Microsoft.Dynamics.DataEntities.{Enum}'value'`) / $select / $orderby / $top / $skip / $count,
-// server-driven paging with @odata.nextLink, OData errors with an `innererror` carrying the infolog, and
-// service-protection throttling (429 + Retry-After).
+// SalesOrderLines, SalesInvoiceHeaders, SalesInvoiceLines, CustomerPaymentJournalHeaders and
+// CustomerPaymentJournalLines with `dataAreaId` keys, the caller's default company unless `cross-company=true`,
+// POST (201 + entity), PATCH / DELETE by key with optional If-Match, $filter (enum literals as
+// `Microsoft.Dynamics.DataEntities.{Enum}'value'`) / $select / $orderby / $top / $skip / $count, server-driven paging
+// with @odata.nextLink, OData errors with an `innererror` carrying the infolog, and service-protection throttling
+// (429 + Retry-After).
+//
+// Customer payment journals (entity and field names from Microsoft's Common Data Model pages for
+// CustomerPaymentJournalHeaderEntity / CustomerPaymentJournalLineEntity and generated OData clients of the F&O
+// metadata; behaviour THIN): a header gets its JournalBatchNumber from a number sequence; a line is keyed by
+// (dataAreaId, JournalBatchNumber, LineNumber) and checked as F&O checks a journal line: the journal exists and is
+// not posted, the customer exists, currency / bank account / method of payment are known, and the invoice in
+// MarkedInvoice is an open transaction of that customer in the line's currency, not yet marked on a line of an
+// unposted journal (a resent line included: its own mark refuses it before "already exists" would). No OData
+// action posts a journal (none is documented); posting is F&O's own (a user or a batch job), which the control plane
+// stands in for: seeding `CustomerPaymentJournalHeaders {JournalBatchNumber, IsPosted: "Yes"}` posts that journal,
+// settling each marked invoice (settlements are inspectable as the `CustSettlement` records).
 import { Halt, SlidingWindow, bearer, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
 import { entraToken } from "./entra";
 import { evaluateFilter, FilterError, filterFields, parseFilter } from "./odata-filter";
@@ -46,6 +58,9 @@ interface EntityDef {
   computed: string[];
   readOnly?: boolean;
 }
+
+const NO_YES = { type: "NoYes", values: ["No", "Yes"] };
+const ACCOUNT_TYPE = { type: "LedgerJournalACType", values: ["Ledger", "Cust", "Vend", "Project", "FixedAssets", "Bank"] };
 
 const ENTITIES: Record<string, EntityDef> = {
   CustomersV3: {
@@ -94,11 +109,35 @@ const ENTITIES: Record<string, EntityDef> = {
     computed: [],
     readOnly: true,
   },
+  CustomerPaymentJournalHeaders: {
+    table: "CustomerPaymentJournalHeaderEntity",
+    keys: ["dataAreaId", "JournalBatchNumber"],
+    fields: { dataAreaId: "string", JournalBatchNumber: "string", JournalName: "string", Description: "string", IsPosted: "enum", OverrideSalesTax: "enum" },
+    enums: { IsPosted: NO_YES, OverrideSalesTax: NO_YES },
+    required: ["JournalName"],
+    computed: ["IsPosted"],
+  },
+  CustomerPaymentJournalLines: {
+    table: "CustomerPaymentJournalLineEntity",
+    keys: ["dataAreaId", "JournalBatchNumber", "LineNumber"],
+    fields: {
+      dataAreaId: "string", JournalBatchNumber: "string", LineNumber: "number", AccountType: "enum", AccountDisplayValue: "string", CustomerName: "string",
+      CreditAmount: "number", DebitAmount: "number", CurrencyCode: "string", TransactionDate: "date", PaymentReference: "string", TransactionText: "string",
+      MarkedInvoice: "string", MarkedInvoiceCompany: "string", PaymentMethodName: "string", OffsetAccountType: "enum", OffsetAccountDisplayValue: "string", Voucher: "string",
+    },
+    enums: { AccountType: ACCOUNT_TYPE, OffsetAccountType: ACCOUNT_TYPE },
+    required: ["JournalBatchNumber", "AccountDisplayValue"],
+    computed: ["CustomerName", "Voucher"],
+  },
 };
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const CUSTOMER_GROUPS = new Set(["10", "20", "30", "80", "90"]);
 const CURRENCIES = new Set(["USD", "EUR", "GBP"]);
+/** [~] Journal names of type "Customer payment" and the offset account each proposes for its lines. */
+const JOURNAL_NAMES: Record<string, { offsetType: string; offset: string }> = { CustPay: { offsetType: "Bank", offset: "USMF OPER" }, CustPayEUR: { offsetType: "Bank", offset: "USMF EUR" } };
+const BANK_ACCOUNTS = new Set(["USMF OPER", "USMF EUR"]); // [~]
+const PAYMENT_METHODS = new Set(["CHECK", "ELECTRONIC", "CASH"]); // [~] methods of payment - customers
 
 export async function start(options: DynamicsFoOptions = {}): Promise<RunningSandbox> {
   const tenantId = options.tenantId ?? DYNAMICS_FO_DEFAULTS.tenantId;
@@ -107,7 +146,7 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
 
   return serve(DYNAMICS_FO_LIMITS, options, (k: Kernel) => {
     const windows = new Map<string, SlidingWindow>();
-    const numbers = { customer: 0, order: 0, lot: 0, invoice: 0 };
+    const numbers = { customer: 0, order: 0, lot: 0, invoice: 0, journal: 0, voucher: 0 };
     let version = 0;
 
     // THIN: F&O's OData error: an empty code, a generic message and the infolog in innererror.
@@ -174,6 +213,69 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
       l.LineAmount = round2((l.OrderedSalesQuantity as number) * (l.SalesPrice as number) - ((l.LineDiscountAmount as number | null) ?? 0));
     };
 
+    // ---- customer payment journals ----------------------------------------------------------------------------
+
+    const settlements = (area: string, invoiceNumber: unknown) => k.store.all("CustSettlement").filter((x) => x.dataAreaId === area && x.InvoiceNumber === invoiceNumber);
+    /** What is still open on an invoice: its total less what posted payments settled (no partial-payment discounts). */
+    const openAmount = (invoice: StoredRecord) => round2((invoice.TotalInvoiceAmount as number) - settlements(String(invoice.dataAreaId), invoice.InvoiceNumber).reduce((sum, x) => sum + (x.SettleAmount as number), 0));
+    const linesOf = (area: string, batch: unknown) => k.store.all("CustomerPaymentJournalLines").filter((l) => l.dataAreaId === area && l.JournalBatchNumber === batch);
+
+    /** The checks F&O runs when a payment journal line is written; fills in what F&O defaults. All THIN / [~]. */
+    const checkPaymentLine = (d: EntityDef, r: StoredRecord, values: Record<string, unknown>) => {
+      const area = String(r.dataAreaId);
+      const journal = find("CustomerPaymentJournalHeaders", { dataAreaId: area, JournalBatchNumber: r.JournalBatchNumber });
+      if (!journal) throw writeFailed(d, `Journal ${r.JournalBatchNumber} does not exist.`);
+      if (journal.IsPosted === "Yes") throw writeFailed(d, `Journal ${r.JournalBatchNumber} is posted and cannot be changed.`);
+      r.AccountType ||= "Cust";
+      if (r.AccountType !== "Cust") throw writeFailed(d, `Account type ${r.AccountType} cannot be used in a customer payment journal.`);
+      const customer = find("CustomersV3", { dataAreaId: area, CustomerAccount: r.AccountDisplayValue });
+      if (!customer) throw writeFailed(d, `Account number '${r.AccountDisplayValue}' for transaction type Customer does not exist.`);
+      r.CustomerName = customer.OrganizationName;
+      r.CurrencyCode ||= customer.SalesCurrencyCode || "USD";
+      if (!CURRENCIES.has(String(r.CurrencyCode))) throw writeFailed(d, `The value '${r.CurrencyCode}' in field 'Currency' is not found in the relating table 'Currency'.`);
+      const credit = r.CreditAmount as number;
+      const debit = r.DebitAmount as number;
+      if (credit < 0 || debit < 0 || (credit > 0) === (debit > 0)) throw writeFailed(d, "Enter either a debit amount or a credit amount on the line; amounts cannot be negative.");
+      const proposed = JOURNAL_NAMES[String(journal.JournalName)]!;
+      if (!values.OffsetAccountType && !values.OffsetAccountDisplayValue) Object.assign(r, { OffsetAccountType: proposed.offsetType, OffsetAccountDisplayValue: proposed.offset });
+      r.OffsetAccountType ||= "Ledger";
+      if (r.OffsetAccountType === "Bank" && !BANK_ACCOUNTS.has(String(r.OffsetAccountDisplayValue))) throw writeFailed(d, `Account number '${r.OffsetAccountDisplayValue}' for transaction type Bank does not exist.`);
+      if (r.PaymentMethodName && !PAYMENT_METHODS.has(String(r.PaymentMethodName))) throw writeFailed(d, `The value '${r.PaymentMethodName}' in field 'Method of payment' is not found in the relating table 'Methods of payment - customers'.`);
+      r.TransactionDate ||= new Date().toISOString().slice(0, 10) + "T12:00:00Z";
+      if (r.MarkedInvoice) {
+        const invoiceArea = company(r.MarkedInvoiceCompany || area);
+        r.MarkedInvoiceCompany = invoiceArea;
+        const invoice = find("SalesInvoiceHeaders", { dataAreaId: invoiceArea, InvoiceNumber: r.MarkedInvoice });
+        if (!invoice || invoice.InvoiceCustomerAccountNumber !== r.AccountDisplayValue || openAmount(invoice) <= 0) throw writeFailed(d, `Invoice ${r.MarkedInvoice} is not an open transaction for customer account ${r.AccountDisplayValue}.`);
+        if (invoice.CurrencyCode !== r.CurrencyCode) throw writeFailed(d, `The currency ${r.CurrencyCode} of the payment differs from the currency ${invoice.CurrencyCode} of invoice ${r.MarkedInvoice}.`);
+        // An open transaction is marked by one journal line at a time, until that journal is posted.
+        const marked = k.store.all("CustomerPaymentJournalLines").find((l) => l.MarkedInvoice === r.MarkedInvoice && l.MarkedInvoiceCompany === invoiceArea && find("CustomerPaymentJournalHeaders", l)?.IsPosted !== "Yes");
+        if (marked) throw writeFailed(d, `Invoice ${r.MarkedInvoice} is already marked for settlement in journal ${marked.JournalBatchNumber}.`);
+      }
+      const siblings = linesOf(area, r.JournalBatchNumber);
+      r.LineNumber ||= siblings.reduce((max, l) => Math.max(max, l.LineNumber as number), 0) + 1;
+      // The key decides "already exists" before a voucher number is drawn.
+      if (!find("CustomerPaymentJournalLines", r)) r.Voucher = `ARP-${String(++numbers.voucher).padStart(6, "0")}`;
+    };
+
+    /** Posts a payment journal as F&O's posting (a user or a batch job) would: every marked invoice is settled. */
+    const postJournal = (area: string, batch: string): StoredRecord => {
+      const d = def("CustomerPaymentJournalHeaders");
+      const journal = find("CustomerPaymentJournalHeaders", { dataAreaId: area, JournalBatchNumber: batch });
+      if (!journal) throw writeFailed(d, `Journal ${batch} does not exist.`);
+      if (journal.IsPosted === "Yes") throw writeFailed(d, `Journal ${batch} is already posted.`);
+      const lines = linesOf(area, batch);
+      if (lines.length === 0) throw writeFailed(d, `Journal ${batch} has no lines to post.`);
+      for (const line of lines.filter((l) => l.MarkedInvoice)) {
+        const invoice = find("SalesInvoiceHeaders", { dataAreaId: line.MarkedInvoiceCompany, InvoiceNumber: line.MarkedInvoice })!;
+        const amount = Math.min(line.CreditAmount as number, openAmount(invoice));
+        k.store.insert("CustSettlement", `${area}|${batch}|${line.LineNumber}`, { dataAreaId: invoice.dataAreaId, InvoiceNumber: invoice.InvoiceNumber, JournalBatchNumber: batch, LineNumber: line.LineNumber, Voucher: line.Voucher, SettleAmount: round2(amount), CurrencyCode: line.CurrencyCode, TransactionDate: line.TransactionDate });
+      }
+      journal.IsPosted = "Yes";
+      stamp(journal);
+      return journal;
+    };
+
     const create = (entity: string, values: Record<string, unknown>, seed = false): StoredRecord => {
       const d = def(entity);
       const area = company(values.dataAreaId);
@@ -200,6 +302,11 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
         priceLine(r);
       }
       if (entity === "ReleasedProductsV2") r.SalesUnitSymbol ||= "ea";
+      if (entity === "CustomerPaymentJournalHeaders") {
+        if (!JOURNAL_NAMES[String(r.JournalName)]) throw writeFailed(d, `The value '${r.JournalName}' in field 'Name' is not found in the relating table 'Journal names'.`); // [~]
+        Object.assign(r, { JournalBatchNumber: r.JournalBatchNumber || String(++numbers.journal).padStart(6, "0"), IsPosted: "No", OverrideSalesTax: r.OverrideSalesTax || "No" }); // [~] number sequence
+      }
+      if (entity === "CustomerPaymentJournalLines") checkPaymentLine(d, r, values);
       if (find(entity, r)) throw writeFailed(d, `Cannot create a record in ${d.table}. The record already exists.`);
       return store(entity, r, seed);
     };
@@ -338,6 +445,11 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
       const d = def(entity);
       if (entity === "CustomersV3" && values.CustomerGroupId !== undefined && !CUSTOMER_GROUPS.has(String(values.CustomerGroupId))) throw writeFailed(d, `The value '${values.CustomerGroupId}' in field 'Customer group' is not found in the relating table 'Customer groups'.`);
       if ((entity === "SalesOrderHeadersV2" || entity === "SalesOrderLines") && (r.SalesOrderStatus === "Invoiced" || r.SalesOrderLineStatus === "Invoiced")) throw writeFailed(d, "The order is invoiced and cannot be changed."); // [~]
+      if (entity === "CustomerPaymentJournalHeaders" || entity === "CustomerPaymentJournalLines") {
+        if (find("CustomerPaymentJournalHeaders", r)?.IsPosted === "Yes") throw writeFailed(d, `Journal ${r.JournalBatchNumber} is posted and cannot be changed.`); // [~]
+        if (values.JournalName !== undefined && !JOURNAL_NAMES[String(values.JournalName)]) throw writeFailed(d, `The value '${values.JournalName}' in field 'Name' is not found in the relating table 'Journal names'.`); // [~]
+        // THIN: a changed line is not checked again (amount, marked invoice); the adapter never changes one.
+      }
       Object.assign(r, values);
       if (entity === "SalesOrderLines") priceLine(r);
       stamp(r);
@@ -353,6 +465,11 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
       if (entity === "SalesOrderHeadersV2") {
         if (r.SalesOrderStatus === "Invoiced") throw new Halt(odataError(400, "An error has occurred.", { message: `Delete failed for table row of type '${d.table}'. Infolog: Error: The order is invoiced and cannot be deleted.`, type: "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataDeleteException" })); // [~]
         for (const l of k.store.all("SalesOrderLines").filter((x) => x.dataAreaId === r.dataAreaId && x.SalesOrderNumber === r.SalesOrderNumber)) k.store.delete("SalesOrderLines", keyOf("SalesOrderLines", l));
+      }
+      if (entity === "CustomerPaymentJournalHeaders" || entity === "CustomerPaymentJournalLines") {
+        if (find("CustomerPaymentJournalHeaders", r)?.IsPosted === "Yes") throw new Halt(odataError(400, "An error has occurred.", { message: `Delete failed for table row of type '${d.table}'. Infolog: Error: Journal ${r.JournalBatchNumber} is posted and cannot be deleted.`, type: "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataDeleteException" })); // [~]
+        // Deleting a journal deletes its lines (and with them their invoice marks).
+        if (entity === "CustomerPaymentJournalHeaders") for (const l of linesOf(String(r.dataAreaId), r.JournalBatchNumber)) k.store.delete("CustomerPaymentJournalLines", keyOf("CustomerPaymentJournalLines", l));
       }
       k.store.delete(entity, keyOf(entity, r));
       return { status: 204 };
@@ -409,6 +526,8 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
         const counted = { ...k.store.created };
         try {
           if (type === "SalesInvoiceHeaders") return invoice(company(input.dataAreaId), String(input.SalesOrderNumber));
+          // Stands in for F&O's own posting of a journal (a user or a batch job): no OData action does it.
+          if (type === "CustomerPaymentJournalHeaders" && input.IsPosted === "Yes") return postJournal(company(input.dataAreaId), String(input.JournalBatchNumber));
           def(type);
           return create(type, input, true);
         } catch (e) {
@@ -421,7 +540,7 @@ export async function start(options: DynamicsFoOptions = {}): Promise<RunningSan
       reset() {
         windows.clear();
         version = 0;
-        Object.assign(numbers, { customer: 0, order: 0, lot: 0, invoice: 0 });
+        Object.assign(numbers, { customer: 0, order: 0, lot: 0, invoice: 0, journal: 0, voucher: 0 });
         if (options.seed ?? true) seed();
       },
     };

@@ -111,14 +111,38 @@ export class RecordStore {
     this.tables.clear();
     this.created = {};
   }
-  /** For all-or-none work (changesets, allOrNone collections): take a copy, restore it on failure. */
+  /**
+   * For all-or-none work (changesets, allOrNone collections): take a copy, restore it on failure. Handlers change
+   * records in place, so the copy is deep; it is taken on every such write, so it is a plain-JSON copy (several
+   * times cheaper than structuredClone) rather than a general one.
+   */
   snapshot(): { tables: Map<string, Map<string, StoredRecord>>; created: Record<string, number> } {
-    return { tables: structuredClone(this.tables), created: { ...this.created } };
+    const tables = new Map<string, Map<string, StoredRecord>>();
+    for (const [type, table] of this.tables) {
+      const copy = new Map<string, StoredRecord>();
+      for (const [id, record] of table) copy.set(id, deepCopy(record));
+      tables.set(type, copy);
+    }
+    return { tables, created: { ...this.created } };
   }
   restore(s: ReturnType<RecordStore["snapshot"]>): void {
     this.tables = s.tables;
     this.created = s.created;
   }
+}
+
+/** A deep copy of JSON-like data; anything else (Buffer, Map…) falls back to structuredClone. */
+function deepCopy<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(deepCopy) as T;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const copy: Record<string, unknown> = proto === null ? Object.create(null) : {};
+    for (const key of Object.keys(value)) copy[key] = deepCopy((value as Record<string, unknown>)[key]);
+    return copy as T;
+  }
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  return structuredClone(value);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@
 // plus the web-client session (`/web/session/authenticate`, `/web/dataset/call_kw`) whose expiry is code 100.
 // Models: res.partner, product.product, sale.order (+ sale.order.line via order_line commands, action_confirm),
 // account.move (out_invoice, invoice_line_ids, action_post); create / write / read / unlink / search /
-// search_read / search_count / fields_get with domains, offset paging and order.
+// search_read / search_count / fields_get with domains, offset paging and order. Customer payments: the Register
+// Payment wizard (account.payment.register, created with context active_model / active_ids, then
+// action_create_payments), the account.payment it creates (Odoo 18+ fields: memo, invoice_ids, state in_process /
+// paid) and its effect on the invoice (amount_residual, payment_state), account.journal, res.currency rates.
 import { randomBytes } from "node:crypto";
 import { SlidingWindow, bearer, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
 
@@ -27,6 +30,11 @@ export interface OdooOptions extends StartOptions {
   password?: string;
   apiKey?: string;
   seed?: boolean;
+  /**
+   * The Odoo release to behave as: 19 (default) or 18, or 17, which has no JSON-2 (404) and the older
+   * account.payment fields (ref for the memo, reconciled_invoice_ids, states draft / posted / cancel). [~]
+   */
+  serverVersion?: 17 | 18 | 19;
 }
 
 /** An Odoo exception: its Python name, message and the HTTP status JSON-2 answers it with. */
@@ -38,8 +46,10 @@ class OdooError extends Error {
 const userError = (message: string) => new OdooError("odoo.exceptions.UserError", message);
 const validationError = (message: string) => new OdooError("odoo.exceptions.ValidationError", message);
 const valueError = (message: string) => new OdooError("builtins.ValueError", message);
+// [~] account.payment's SQL constraint check_amount_not_negative, as Odoo 16+ reports a constraint violation.
+const negativePayment = () => validationError("The operation cannot be completed: The payment amount cannot be negative.");
 
-type FieldType = "char" | "text" | "boolean" | "integer" | "float" | "monetary" | "date" | "datetime" | "selection" | "many2one" | "one2many";
+type FieldType = "char" | "text" | "boolean" | "integer" | "float" | "monetary" | "date" | "datetime" | "selection" | "many2one" | "one2many" | "many2many";
 interface Field {
   type: FieldType;
   string: string;
@@ -90,7 +100,7 @@ const MODELS: Record<string, Model> = {
     description: "Journal Entry",
     order: "date desc, name desc, id desc",
     recName: "name",
-    fields: { ...COMMON, name: f("char", "Number", { readonly: true }), move_type: f("selection", "Type", { selection: ["entry", "out_invoice", "out_refund", "in_invoice", "in_refund"] }), partner_id: f("many2one", "Partner", { relation: "res.partner" }), ref: f("char", "Reference"), invoice_origin: f("char", "Origin"), date: f("date", "Date"), invoice_date: f("date", "Invoice/Bill Date"), invoice_date_due: f("date", "Due Date"), state: f("selection", "Status", { readonly: true, selection: ["draft", "posted", "cancel"] }), payment_state: f("selection", "Payment Status", { readonly: true, selection: ["not_paid", "in_payment", "paid", "partial", "reversed"] }), invoice_line_ids: f("one2many", "Invoice lines", { relation: "account.move.line", inverse: "move_id" }), currency_id: f("many2one", "Currency", { relation: "res.currency", readonly: true }), amount_untaxed: f("monetary", "Untaxed Amount", { readonly: true }), amount_tax: f("monetary", "Tax", { readonly: true }), amount_total: f("monetary", "Total", { readonly: true }), amount_residual: f("monetary", "Amount Due", { readonly: true }) },
+    fields: { ...COMMON, name: f("char", "Number", { readonly: true }), move_type: f("selection", "Type", { selection: ["entry", "out_invoice", "out_refund", "in_invoice", "in_refund"] }), partner_id: f("many2one", "Partner", { relation: "res.partner" }), ref: f("char", "Reference"), invoice_origin: f("char", "Origin"), date: f("date", "Date"), invoice_date: f("date", "Invoice/Bill Date"), invoice_date_due: f("date", "Due Date"), state: f("selection", "Status", { readonly: true, selection: ["draft", "posted", "cancel"] }), payment_state: f("selection", "Payment Status", { readonly: true, selection: ["not_paid", "in_payment", "paid", "partial", "reversed"] }), invoice_line_ids: f("one2many", "Invoice lines", { relation: "account.move.line", inverse: "move_id" }), currency_id: f("many2one", "Currency", { relation: "res.currency" }), amount_untaxed: f("monetary", "Untaxed Amount", { readonly: true }), amount_tax: f("monetary", "Tax", { readonly: true }), amount_total: f("monetary", "Total", { readonly: true }), amount_residual: f("monetary", "Amount Due", { readonly: true }), matched_payment_ids: f("many2many", "Matched Payments", { relation: "account.payment", readonly: true }) },
   },
   "account.move.line": {
     description: "Journal Item",
@@ -102,8 +112,37 @@ const MODELS: Record<string, Model> = {
     description: "Currency",
     order: "name",
     recName: "name",
-    fields: { ...COMMON, name: f("char", "Currency", { required: true }), symbol: f("char", "Symbol") },
+    // rate: units of this currency for one unit of the company currency (EUR), as res.currency reads it.
+    fields: { ...COMMON, name: f("char", "Currency", { required: true }), symbol: f("char", "Symbol"), rate: f("float", "Current Rate"), active: f("boolean", "Active") },
   },
+  "account.journal": {
+    description: "Journal",
+    order: "sequence, type, code",
+    recName: "name",
+    fields: { ...COMMON, name: f("char", "Journal Name", { required: true }), code: f("char", "Short Code", { required: true }), type: f("selection", "Type", { required: true, selection: ["sale", "purchase", "cash", "bank", "credit", "general"] }), sequence: f("integer", "Sequence"), currency_id: f("many2one", "Currency", { relation: "res.currency" }), active: f("boolean", "Active") },
+  },
+  "account.payment": {
+    description: "Payments",
+    order: "date desc, name desc",
+    recName: "name",
+    // Odoo 18+: the memo (17: ref), invoice_ids, and states in_process / paid (17: posted). [~]
+    fields: { ...COMMON, name: f("char", "Number", { readonly: true }), payment_type: f("selection", "Payment Type", { required: true, selection: ["outbound", "inbound"] }), partner_type: f("selection", "Partner Type", { selection: ["customer", "supplier"] }), partner_id: f("many2one", "Customer/Vendor", { relation: "res.partner" }), amount: f("monetary", "Amount"), currency_id: f("many2one", "Currency", { relation: "res.currency" }), date: f("date", "Date"), journal_id: f("many2one", "Journal", { relation: "account.journal", required: true }), memo: f("char", "Memo"), state: f("selection", "Status", { readonly: true, selection: ["draft", "in_process", "paid", "canceled", "rejected"] }), invoice_ids: f("many2many", "Invoices", { relation: "account.move", readonly: true }), reconciled_invoice_ids: f("many2many", "Reconciled Invoices", { relation: "account.move", readonly: true }) },
+  },
+  "account.payment.register": {
+    description: "Register Payment",
+    order: "id",
+    recName: "communication",
+    // THIN: payment_method_line_id is a bare id (account.payment.method.line is not modelled); line_ids neither.
+    fields: { ...COMMON, payment_date: f("date", "Payment Date"), amount: f("monetary", "Amount"), communication: f("char", "Memo"), journal_id: f("many2one", "Journal", { relation: "account.journal" }), currency_id: f("many2one", "Currency", { relation: "res.currency" }), payment_method_line_id: f("integer", "Payment Method"), payment_difference_handling: f("selection", "Payment Difference Handling", { selection: ["open", "reconcile"] }), payment_type: f("selection", "Payment Type", { readonly: true, selection: ["outbound", "inbound"] }), partner_type: f("selection", "Partner Type", { readonly: true, selection: ["customer", "supplier"] }), partner_id: f("many2one", "Customer/Vendor", { relation: "res.partner", readonly: true }), source_amount_currency: f("monetary", "Amount to Pay (foreign currency)", { readonly: true }), source_currency_id: f("many2one", "Source Currency", { relation: "res.currency", readonly: true }) },
+  },
+};
+
+/** account.payment up to Odoo 17: the memo is `ref`, the paid invoices are read from the reconciliation. [~] */
+const PAYMENT_17: Model = {
+  ...MODELS["account.payment"]!,
+  fields: Object.fromEntries(
+    Object.entries({ ...MODELS["account.payment"]!.fields, ref: f("char", "Memo"), state: f("selection", "Status", { readonly: true, selection: ["draft", "posted", "cancel"] }) }).filter(([name]) => name !== "memo" && name !== "invoice_ids"),
+  ),
 };
 
 /** Positional argument names per method, for execute_kw's args list. */
@@ -119,10 +158,11 @@ const SIGNATURES: Record<string, string[]> = {
   action_confirm: ["ids"],
   action_cancel: ["ids"],
   action_post: ["ids"],
+  action_create_payments: ["ids"],
 };
 /** Methods that run on records: their first positional argument (or JSON-2 "ids") is the record ids. */
-const ON_RECORDS = new Set(["write", "read", "unlink", "action_confirm", "action_cancel", "action_post"]);
-const MODEL_METHODS: Record<string, string[]> = { "sale.order": ["action_confirm", "action_cancel"], "account.move": ["action_post"] };
+const ON_RECORDS = new Set(["write", "read", "unlink", "action_confirm", "action_cancel", "action_post", "action_create_payments"]);
+const MODEL_METHODS: Record<string, string[]> = { "sale.order": ["action_confirm", "action_cancel"], "account.move": ["action_post"], "account.payment": ["action_post"], "account.payment.register": ["action_create_payments"] };
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const odooNow = () => new Date().toISOString().replace("T", " ").slice(0, 19);
@@ -134,14 +174,18 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
   const password = options.password ?? ODOO_DEFAULTS.password;
   const apiKey = options.apiKey ?? ODOO_DEFAULTS.apiKey;
   const uid = ODOO_DEFAULTS.uid;
+  const version = options.serverVersion ?? 19;
+  const models: Record<string, Model> = version >= 18 ? MODELS : { ...MODELS, "account.payment": PAYMENT_17 };
+  /** account.payment's memo field and its states on this release. */
+  const paymentFields = version >= 18 ? { memo: "memo", waiting: "in_process", done: "paid" } : { memo: "ref", waiting: "posted", done: "posted" };
 
   return serve(ODOO_LIMITS, options, (k: Kernel) => {
     const nextId: Record<string, number> = {};
-    const sequences = { order: 0, invoice: 0 };
+    const sequences = { order: 0, invoice: 0, payment: 0 };
     const minute = new SlidingWindow(() => 60_000);
 
     const model = (name: string): Model => {
-      const m = MODELS[name];
+      const m = models[name];
       if (!m) throw userError(`Object ${name} doesn't exist`); // [~] odoo.service.model wording
       return m;
     };
@@ -215,7 +259,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       const def = model(m);
       const id = (nextId[m] = (nextId[m] ?? 0) + 1);
       const r: StoredRecord = {};
-      for (const [name, spec] of Object.entries(def.fields)) r[name] = spec.type === "one2many" ? [] : spec.type === "boolean" ? false : spec.type === "integer" || spec.type === "float" || spec.type === "monetary" ? 0 : false;
+      for (const [name, spec] of Object.entries(def.fields)) r[name] = spec.type === "one2many" || spec.type === "many2many" ? [] : spec.type === "boolean" ? false : spec.type === "integer" || spec.type === "float" || spec.type === "monetary" ? 0 : false;
       if (def.fields.active) r.active = true;
       Object.assign(r, values, { id, create_date: odooNow(), write_date: odooNow() });
       for (const [name, spec] of Object.entries(def.fields))
@@ -299,7 +343,12 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       if (m === "sale.order") Object.assign(values, { name: `S${String(++sequences.order).padStart(5, "0")}`, state: "draft", invoice_status: "no", currency_id: 1, date_order: values.date_order ?? odooNow() });
       if (m === "account.move") {
         values.move_type ??= "entry";
-        Object.assign(values, { name: "/", state: "draft", payment_state: "not_paid", currency_id: 1, date: values.date ?? odooNow().slice(0, 10) });
+        Object.assign(values, { name: "/", state: "draft", payment_state: "not_paid", currency_id: values.currency_id || 1, date: values.date ?? odooNow().slice(0, 10) });
+      }
+      if (m === "account.payment") {
+        if (typeof values.amount === "number" && values.amount < 0) throw negativePayment();
+        const journal = values.journal_id ? get("account.journal", values.journal_id as number) : undefined;
+        Object.assign(values, { name: "/", state: "draft", partner_type: values.partner_type || "customer", currency_id: values.currency_id || journal?.currency_id || 1, date: values.date || odooNow().slice(0, 10) });
       }
       const r = insert(m, values);
       if (commands.length) applyCommands(m, r, commands);
@@ -328,7 +377,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       const snapshot = k.store.snapshot();
       try {
         for (const r of records) {
-          if (m === "account.move" && r.state === "posted" && (commands.length || "partner_id" in values || "move_type" in values)) throw userError("You cannot modify a posted entry of this journal."); // [~]
+          if (m === "account.move" && r.state === "posted" && (commands.length || "partner_id" in values || "move_type" in values || "currency_id" in values)) throw userError("You cannot modify a posted entry of this journal."); // [~]
           if (m === "sale.order" && commands.length && (r.state === "cancel")) throw userError("You cannot change a cancelled sales order."); // [~]
           Object.assign(r, values);
           touch(m, r);
@@ -482,15 +531,130 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       return false;
     };
 
+    // ---- customer payments: the Register Payment wizard ---------------------------------------------------------
+
+    const currencyRate = (id: unknown): number => {
+      const c = get("res.currency", id as number);
+      return c && typeof c.rate === "number" && c.rate > 0 ? c.rate : 1;
+    };
+    /** An amount from one currency into another through the company currency (Odoo's _convert, today's rate). */
+    const convert = (amount: number, from: unknown, to: unknown): number => (from === to ? amount : round2((amount / currencyRate(from)) * currencyRate(to)));
+
+    /**
+     * account.payment.register create: default_get reads the invoices from the context (active_model, active_ids),
+     * refuses what is not posted or has nothing left to pay, then the computed defaults fill what vals leave out
+     * (journal, currency, amount = the residual in the wizard's currency, memo = the invoice's number).
+     */
+    const registerCreate = (valsList: unknown, context: Record<string, unknown>): number | number[] => {
+      const single = !Array.isArray(valsList);
+      const ids = (single ? [valsList] : (valsList as unknown[])).map((vals) => {
+        if (context.active_model !== "account.move") throw userError("The register payment wizard should only be called on account.move or account.move.line records."); // THIN: account.move.line not modelled
+        const moves = browse("account.move", context.active_ids ?? []);
+        for (const mv of moves) if (mv.state !== "posted") throw userError("You can only register payment for posted journal entries.");
+        const open = moves.filter((mv) => mv.move_type !== "entry" && (mv.amount_residual as number) > 0);
+        if (!open.length) throw userError("You can't register a payment because there is nothing left to pay on the selected journal items.");
+        if (open.length > 1) throw userError("The sandbox registers a payment for one invoice at a time."); // THIN: batches not modelled
+        const mv = open[0]!;
+        const { values } = parseVals("account.payment.register", vals);
+        let journal = values.journal_id ? get("account.journal", values.journal_id as number)! : undefined;
+        if (journal && journal.type !== "bank" && journal.type !== "cash") throw validationError(`The journal ${journal.name} is not a bank or cash journal; a payment needs one.\nField: Journal (journal_id)`); // [~] the wizard's domain on journal_id
+        const journals = k.store.all("account.journal").filter((j) => j.active !== false && (j.type === "bank" || j.type === "cash")).sort((a, b) => (a.sequence as number) - (b.sequence as number));
+        journal ??= journals.find((j) => j.currency_id === mv.currency_id) ?? journals.find((j) => !j.currency_id) ?? journals[0];
+        if (!journal) throw userError("There is no bank or cash journal to register the payment in."); // [~]
+        const currency = values.currency_id || journal.currency_id || mv.currency_id;
+        const residual = convert(mv.amount_residual as number, mv.currency_id, currency);
+        const r = insert("account.payment.register", {
+          payment_date: odooNow().slice(0, 10),
+          communication: mv.name,
+          payment_difference_handling: "open",
+          ...values,
+          journal_id: journal.id,
+          currency_id: currency,
+          amount: typeof values.amount === "number" ? values.amount : residual,
+          payment_type: mv.move_type === "out_invoice" || mv.move_type === "in_refund" ? "inbound" : "outbound",
+          partner_type: String(mv.move_type).startsWith("out_") ? "customer" : "supplier",
+          partner_id: mv.partner_id,
+          source_amount_currency: mv.amount_residual,
+          source_currency_id: mv.currency_id,
+        });
+        // The invoice the wizard pays (Odoo keeps its receivable line in line_ids, which the sandbox does not model).
+        r.move_ids = [mv.id];
+        return r.id as number;
+      });
+      return single ? ids[0]! : ids;
+    };
+
+    /**
+     * action_create_payments: creates and posts one account.payment from the wizard and reconciles it with the
+     * invoice, the amount converted at the currency rate. Paying less leaves the invoice partial; paying more leaves
+     * the rest as the customer's outstanding credit ("open"). Calling it again on the same wizard creates another
+     * payment, as Odoo would (the wizard does not remember it ran): only the memo tells a payment was registered.
+     * A bank journal's payment waits for its bank statement (in_process, the invoice in_payment); a cash
+     * journal's is paid at once (THIN: Odoo decides this by the journal's outstanding receipts account).
+     */
+    const createPayments = (ids: unknown, context: Record<string, unknown>): unknown => {
+      const wizards = browse("account.payment.register", ids);
+      const created: StoredRecord[] = [];
+      for (const w of wizards) {
+        if ((w.amount as number) < 0) throw negativePayment();
+        if (!w.amount) throw userError("You can't register a payment of zero."); // [~]
+        const journal = get("account.journal", w.journal_id as number)!;
+        const year = String(w.payment_date).slice(0, 4);
+        const inProcess = journal.type === "bank";
+        const payment = insert("account.payment", {
+          name: `P${journal.code}/${year}/${String(++sequences.payment).padStart(5, "0")}`,
+          payment_type: w.payment_type,
+          partner_type: w.partner_type,
+          partner_id: w.partner_id,
+          amount: w.amount,
+          currency_id: w.currency_id,
+          date: w.payment_date,
+          journal_id: journal.id,
+          [paymentFields.memo]: w.communication,
+          state: inProcess ? paymentFields.waiting : paymentFields.done,
+        });
+        for (const id of w.move_ids as number[]) {
+          const mv = get("account.move", id)!;
+          // A reconciled invoice takes no more: a second payment from the same wizard stays unreconciled.
+          if ((mv.amount_residual as number) <= 0) continue;
+          const applied = convert(w.amount as number, w.currency_id, mv.currency_id);
+          const settled = w.payment_difference_handling === "reconcile" || applied >= (mv.amount_residual as number);
+          mv.amount_residual = settled ? 0 : round2((mv.amount_residual as number) - applied);
+          mv.payment_state = !settled ? "partial" : inProcess ? "in_payment" : "paid";
+          mv.matched_payment_ids = [...(mv.matched_payment_ids as number[]), payment.id];
+          touch("account.move", mv);
+          if (version >= 18) payment.invoice_ids = [...(payment.invoice_ids as number[]), mv.id];
+          payment.reconciled_invoice_ids = [...(payment.reconciled_invoice_ids as number[]), mv.id];
+        }
+        created.push(payment);
+      }
+      if (context.dont_redirect_to_payments) return true;
+      const action = { name: "Payments", type: "ir.actions.act_window", res_model: "account.payment", context: { create: false } };
+      return created.length === 1 ? { ...action, view_mode: "form", res_id: created[0]!.id } : { ...action, view_mode: "list,form", domain: [["id", "in", created.map((p) => p.id)]] };
+    };
+
+    /** account.payment action_post on a payment created directly: posted, not reconciled with any invoice. */
+    const paymentPost = (ids: unknown): false => {
+      const payments = browse("account.payment", ids);
+      for (const p of payments) if (p.state !== "draft") throw userError("Only a draft payment can be posted."); // [~]
+      for (const p of payments) {
+        const journal = get("account.journal", p.journal_id as number)!;
+        if (journal.type !== "bank" && journal.type !== "cash") throw validationError(`The journal ${journal.name} is not a bank or cash journal; a payment needs one.\nField: Journal (journal_id)`); // [~]
+        Object.assign(p, { name: `P${journal.code}/${String(p.date).slice(0, 4)}/${String(++sequences.payment).padStart(5, "0")}`, state: journal.type === "bank" ? paymentFields.waiting : paymentFields.done });
+        touch("account.payment", p);
+      }
+      return false;
+    };
+
     /** Runs one ORM call with named arguments (JSON-2 body, or execute_kw args mapped onto the signature). */
-    const callMethod = (m: string, method: string, a: Record<string, unknown>): unknown => {
+    const callMethod = (m: string, method: string, a: Record<string, unknown>, context: Record<string, unknown> = {}): unknown => {
       const def = model(m);
       if (method.startsWith("_")) throw new OdooError("odoo.exceptions.AccessError", `Private methods (such as '${method}') cannot be called remotely.`, 403);
       const known = SIGNATURES[method] && (!method.startsWith("action_") || (MODEL_METHODS[m] ?? []).includes(method));
       if (!known) throw new OdooError("builtins.AttributeError", `The method '${method}' does not exist on the model '${m}'`, 404);
       switch (method) {
         case "create":
-          return create(m, a.vals_list);
+          return m === "account.payment.register" ? registerCreate(a.vals_list, context) : create(m, a.vals_list);
         case "write":
           return write(m, a.ids, a.vals);
         case "read":
@@ -511,8 +675,10 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
           return actionConfirm(a.ids);
         case "action_cancel":
           return actionCancel(a.ids);
+        case "action_create_payments":
+          return createPayments(a.ids, context);
         default:
-          return actionPost(a.ids);
+          return m === "account.payment" ? paymentPost(a.ids) : actionPost(a.ids);
       }
     };
 
@@ -525,6 +691,13 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       args.forEach((v, i) => (out[sig[i]!] = v));
       if (kwargs && typeof kwargs === "object") for (const [key, v] of Object.entries(kwargs)) if (key !== "context") out[key] = v;
       return out;
+    };
+
+    /** The call's context (a dict, or nothing). */
+    const contextOf = (context: unknown): Record<string, unknown> => {
+      if (context === undefined || context === null) return {};
+      if (typeof context !== "object" || Array.isArray(context)) throw new OdooError("builtins.TypeError", `context must be a dict, got ${JSON.stringify(context)}`); // [~]
+      return context as Record<string, unknown>;
     };
 
     /** Runs a call in one transaction: any failure rolls the store back. */
@@ -556,6 +729,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
     };
 
     const json2 = (req: SandboxRequest): Reply => {
+      if (version < 19) return json2Error(new OdooError("werkzeug.exceptions.NotFound", "404 Not Found: The requested URL was not found on the server.", 404)); // JSON-2 came with Odoo 19
       const db = req.header("x-odoo-database");
       if (db !== undefined && db !== database) return json2Error(new OdooError("werkzeug.exceptions.NotFound", `404 Not Found: database '${db}' does not exist.`, 404)); // THIN
       if (!keyValid(bearer(req))) return { status: 401, body: { ...errorData(new OdooError("werkzeug.exceptions.Unauthorized", "Invalid apikey")), arguments: ["Invalid apikey", 401] } };
@@ -563,11 +737,12 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       if (!body || typeof body !== "object" || Array.isArray(body)) return json2Error(new OdooError("werkzeug.exceptions.BadRequest", "400 Bad Request: the body must be a JSON object of named arguments.", 400)); // [~]
       const { model: m, method } = req.params as { model: string; method: string };
       try {
-        if (!MODELS[m]) throw new OdooError("werkzeug.exceptions.NotFound", `404 Not Found: the model '${m}' does not exist.`, 404); // [~]
+        if (!models[m]) throw new OdooError("werkzeug.exceptions.NotFound", `404 Not Found: the model '${m}' does not exist.`, 404); // [~]
         const a = { ...(body as Record<string, unknown>) };
+        const context = contextOf(a.context);
         delete a.context;
         if (ON_RECORDS.has(method) && a.ids === undefined) a.ids = [];
-        return { status: 200, body: transaction(() => callMethod(m, method, a)) ?? null };
+        return { status: 200, body: transaction(() => callMethod(m, method, a, context)) ?? null };
       } catch (e) {
         return json2Error(asOdoo(e));
       }
@@ -582,7 +757,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       const args = Array.isArray(params.args) ? params.args : [];
       try {
         if (params.service === "common") {
-          if (params.method === "version") return rpcResult(id, { server_version: "19.0", server_version_info: [19, 0, 0, "final", 0, ""], server_serie: "19.0", protocol_version: 1 });
+          if (params.method === "version") return rpcResult(id, { server_version: `${version}.0`, server_version_info: [version, 0, 0, "final", 0, ""], server_serie: `${version}.0`, protocol_version: 1 });
           if (params.method === "login" || params.method === "authenticate") {
             const [db, user, secret] = args as [unknown, unknown, unknown];
             if (db !== database) throw new OdooError("psycopg2.OperationalError", `connection to server failed: FATAL:  database "${db}" does not exist`); // [~]
@@ -599,7 +774,8 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
           if (db !== database) throw new OdooError("psycopg2.OperationalError", `connection to server failed: FATAL:  database "${db}" does not exist`);
           if (user !== uid || !(secret === password || keyValid(secret))) throw new OdooError("odoo.exceptions.AccessDenied", "Access Denied");
           const a = params.method === "execute_kw" ? named(method, rest[0] ?? [], rest[1]) : named(method, rest, undefined);
-          return rpcResult(id, transaction(() => callMethod(String(m), String(method), a)));
+          const context = params.method === "execute_kw" ? contextOf((rest[1] as { context?: unknown } | undefined)?.context) : {};
+          return rpcResult(id, transaction(() => callMethod(String(m), String(method), a, context)));
         }
         throw new OdooError("builtins.NameError", `unknown service '${params.service}'`); // [~]
       } catch (e) {
@@ -624,7 +800,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       const p = body?.params ?? {};
       try {
         const method = String(p.method);
-        return rpcResult(body?.id, transaction(() => callMethod(String(p.model), method, named(method, p.args ?? [], p.kwargs))));
+        return rpcResult(body?.id, transaction(() => callMethod(String(p.model), method, named(method, p.args ?? [], p.kwargs), contextOf((p.kwargs as { context?: unknown } | undefined)?.context))));
       } catch (e) {
         return rpcError(body?.id, asOdoo(e));
       }
@@ -639,8 +815,14 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
     ];
 
     const seed = (): void => {
-      insert("res.currency", { name: "EUR", symbol: "€" }, true);
-      insert("res.currency", { name: "USD", symbol: "$" }, true);
+      insert("res.currency", { name: "EUR", symbol: "€", rate: 1, active: true }, true);
+      insert("res.currency", { name: "USD", symbol: "$", rate: 1.1, active: true }, true);
+      insert("res.currency", { name: "GBP", symbol: "£", rate: 0.85, active: false }, true);
+      // A fresh database's journals: customer invoices, a bank and a cash journal (payments go to bank or cash).
+      insert("account.journal", { name: "Customer Invoices", code: "INV", type: "sale", sequence: 5, active: true }, true);
+      insert("account.journal", { name: "Bank", code: "BNK1", type: "bank", sequence: 10, active: true }, true);
+      insert("account.journal", { name: "Cash", code: "CSH1", type: "cash", sequence: 11, active: true }, true);
+      insert("account.journal", { name: "Bank USD", code: "BNK2", type: "bank", sequence: 12, currency_id: 2, active: true }, true);
       // The sandbox's API key, valid for the documented maximum.
       k.tokens.issue(login, k.limits.apiKeyLifetimeSeconds!, { kind: "apikey" }, apiKey);
       if (!(options.seed ?? true)) return;
@@ -700,7 +882,7 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
       },
       reset() {
         for (const key of Object.keys(nextId)) delete nextId[key];
-        Object.assign(sequences, { order: 0, invoice: 0 });
+        Object.assign(sequences, { order: 0, invoice: 0, payment: 0 });
         minute.clear();
         seed();
       },
@@ -710,6 +892,8 @@ export async function start(options: OdooOptions = {}): Promise<RunningSandbox> 
 
 /** One domain leaf's comparison, with Odoo's false-as-null semantics. */
 function compare(v: unknown, op: string, value: unknown): boolean {
+  // An x2many field matches a positive operator when any of its records does ("invoice_ids in [7]").
+  if (Array.isArray(v) && !op.startsWith("not") && op !== "!=") return value === false && op === "=" ? v.length === 0 : v.some((x) => compare(x, op, value));
   const like = (pattern: string, text: string, ci: boolean, exact: boolean) => {
     const p = ci ? pattern.toLowerCase() : pattern;
     const t = ci ? text.toLowerCase() : text;

@@ -13,6 +13,7 @@ import * as odoo from "./odoo";
 import * as oracleFusion from "./oracle-fusion";
 import * as acumatica from "./acumatica";
 import * as dynamicsFo from "./dynamics-fo";
+import * as genericRest from "./generic-rest";
 
 const host = process.env.KEELSON_SANDBOX_HOST ?? "127.0.0.1";
 const port = (vendor: string, fallback: number) => Number(process.env[`KEELSON_SANDBOX_${vendor.toUpperCase()}_PORT`] ?? fallback);
@@ -31,13 +32,14 @@ export async function startAll(): Promise<RunningSandbox[]> {
     oracleFusion.start({ host, port: port("oracle_fusion", 4109) }),
     acumatica.start({ host, port: port("acumatica", 4110) }),
     dynamicsFo.start({ host, port: port("dynamics_fo", 4111) }),
+    genericRest.start({ host, port: port("generic_rest", 4112) }),
   ]);
 }
 
 if (require.main === module) {
   startAll().then(
     (all) => {
-      const defaults: Record<string, unknown> = { salesforce: salesforce.SALESFORCE_DEFAULTS, hubspot: hubspot.HUBSPOT_DEFAULTS, dataverse: dataverse.DATAVERSE_DEFAULTS, netsuite: netsuite.NETSUITE_DEFAULTS, stripe: stripe.STRIPE_DEFAULTS, sap: sap.SAP_DEFAULTS, "business-central": businessCentral.BUSINESS_CENTRAL_DEFAULTS, odoo: odoo.ODOO_DEFAULTS, "oracle-fusion": oracleFusion.ORACLE_FUSION_DEFAULTS, acumatica: acumatica.ACUMATICA_DEFAULTS, "dynamics-fo": dynamicsFo.DYNAMICS_FO_DEFAULTS };
+      const defaults: Record<string, unknown> = { salesforce: salesforce.SALESFORCE_DEFAULTS, hubspot: hubspot.HUBSPOT_DEFAULTS, dataverse: dataverse.DATAVERSE_DEFAULTS, netsuite: netsuite.NETSUITE_DEFAULTS, stripe: stripe.STRIPE_DEFAULTS, sap: sap.SAP_DEFAULTS, "business-central": businessCentral.BUSINESS_CENTRAL_DEFAULTS, odoo: odoo.ODOO_DEFAULTS, "oracle-fusion": oracleFusion.ORACLE_FUSION_DEFAULTS, acumatica: acumatica.ACUMATICA_DEFAULTS, "dynamics-fo": dynamicsFo.DYNAMICS_FO_DEFAULTS, "generic-rest": genericRest.GENERIC_REST_DEFAULTS };
       for (const s of all) process.stdout.write(`sandbox ${s.vendor.padEnd(16)} ${s.url}  control ${s.url}/__sandbox  credentials ${JSON.stringify(defaults[s.vendor])}\n`);
       const stop = () => Promise.all(all.map((s) => s.close())).then(() => process.exit(0));
       process.once("SIGINT", stop);

@@ -4,7 +4,18 @@
 // $filter / $select / $expand / $orderby / $top / $skip / $inlinecount, ETag-guarded header updates, sap-message
 // warnings, API_BUSINESS_PARTNER partners and customers, API_BILLING_DOCUMENT_SRV invoices (read), $batch with changesets,
 // and the V2 error JSON. Not modelled: Atom XML (only JSON is served), OAuth / X.509.
-import { randomBytes } from "node:crypto";
+// Incoming payments (communication scenario SAP_COM_0002, "Finance - Posting Integration"): the SOAP service
+// Journal Entry - Post (Synchronous) (JournalEntryCreateRequestConfirmation_In) posts the payment as a journal
+// entry (bank G/L item + customer item), and Journal Entry - Clearing (Asynchronous)
+// (JournalEntryBulkClearingRequest_In) clears it against the invoice's open item later: 202 at once, the result
+// only in the message monitor and in the items' clearing fields. Every billing document is posted to FI (an RV
+// journal entry with a customer open item); API_OPLACCTGDOCITEMCUBE_SRV reads the items. Sources: SAP's blog
+// series on the Journal Entry APIs (posting is one API, clearing another; the Clearing API cannot post), SAP
+// Business Accelerator Hub names, the API_OPLACCTGDOCITEMCUBE_SRV metadata, and public integration code with
+// real confirmations (Log items TypeID / SeverityCode / Note, a blank document number on failure). THIN: message
+// numbers other than RW/609, F5/102, F5/507 (see [~]), number ranges, the SOAP fault text, the delay of the
+// asynchronous clearing, partial clearing (not modelled).
+import { randomBytes, randomUUID } from "node:crypto";
 import { Halt, SlidingWindow, basicAuth, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
 import { runBatch } from "./odata-batch";
 import { evaluateFilter, FilterError, filterFields, parseFilter } from "./odata-filter";
@@ -14,6 +25,8 @@ export const SAP_LIMITS = {
   requestsPerSecond: 0,
   /** How long a CSRF token / session stays valid [~]. */
   sessionLifetimeSeconds: 1800,
+  /** THIN: how long an asynchronous clearing message waits in the queue before it is processed. */
+  clearingDelayMs: 50,
 };
 
 export interface SapOptions extends StartOptions {
@@ -24,13 +37,17 @@ export interface SapOptions extends StartOptions {
 }
 
 const ODATA = "/sap/opu/odata/sap";
-const SERVICES = { salesOrder: "API_SALES_ORDER_SRV", businessPartner: "API_BUSINESS_PARTNER", billing: "API_BILLING_DOCUMENT_SRV" } as const;
+const SERVICES = { salesOrder: "API_SALES_ORDER_SRV", businessPartner: "API_BUSINESS_PARTNER", billing: "API_BILLING_DOCUMENT_SRV", journalItems: "API_OPLACCTGDOCITEMCUBE_SRV" } as const;
+/** SOAP services of SAP_COM_0002 on the -api host; S/4HANA Cloud shortens the service names to 30 characters. */
+const SOAP = "/sap/bc/srt/scs_ext/sap";
+const JOURNAL_ENTRY_POST = `${SOAP}/journalentrycreaterequestconfi`;
+const JOURNAL_ENTRY_CLEARING = `${SOAP}/journalentrybulkclearingreques`;
 
 interface EntitySet {
   service: string;
   type: string;
   key: string;
-  fields: Record<string, "string" | "decimal" | "date" | "datetimeoffset">;
+  fields: Record<string, "string" | "decimal" | "date" | "datetimeoffset" | "boolean">;
   /** Navigation properties → entity set holding the children and the child's field pointing back; single = 0..1. */
   navs: Record<string, { set: string; back: string; single?: boolean }>;
   component: string;
@@ -73,7 +90,7 @@ const SETS: Record<string, EntitySet> = {
     service: SERVICES.billing,
     type: "API_BILLING_DOCUMENT_SRV.A_BillingDocumentType",
     key: "BillingDocument",
-    fields: { BillingDocument: "string", BillingDocumentType: "string", SoldToParty: "string", BillingDocumentDate: "date", TotalNetAmount: "decimal", TaxAmount: "decimal", TotalGrossAmount: "decimal", TransactionCurrency: "string", OverallBillingStatus: "string", AccountingPostingStatus: "string", BillingDocumentIsCancelled: "string", PurchaseOrderByCustomer: "string", LastChangeDateTime: "datetimeoffset" },
+    fields: { BillingDocument: "string", BillingDocumentType: "string", SoldToParty: "string", PayerParty: "string", BillingDocumentDate: "date", TotalNetAmount: "decimal", TaxAmount: "decimal", TotalGrossAmount: "decimal", TransactionCurrency: "string", OverallBillingStatus: "string", AccountingPostingStatus: "string", InvoiceClearingStatus: "string", BillingDocumentIsCancelled: "string", PurchaseOrderByCustomer: "string", CompanyCode: "string", FiscalYear: "string", AccountingDocument: "string", LastChangeDateTime: "datetimeoffset" },
     navs: { to_Item: { set: "A_BillingDocumentItem", back: "BillingDocument" } },
     component: "SD-BIL-API",
   },
@@ -85,7 +102,22 @@ const SETS: Record<string, EntitySet> = {
     navs: {},
     component: "SD-BIL-API",
   },
+  // Read-only; the fields this sandbox fills, named and typed as in the service's metadata.
+  A_OperationalAcctgDocItemCube: {
+    service: SERVICES.journalItems,
+    type: "API_OPLACCTGDOCITEMCUBE_SRV.A_OperationalAcctgDocItemCubeType",
+    key: "AccountingDocumentItem",
+    fields: { CompanyCode: "string", FiscalYear: "string", AccountingDocument: "string", AccountingDocumentItem: "string", AccountingDocumentType: "string", PostingDate: "date", DocumentDate: "date", DocumentReferenceID: "string", AccountingDocumentHeaderText: "string", FinancialAccountType: "string", Customer: "string", GLAccount: "string", DebitCreditCode: "string", AmountInTransactionCurrency: "decimal", TransactionCurrency: "string", AssignmentReference: "string", DocumentItemText: "string", BillingDocument: "string", ClearingAccountingDocument: "string", ClearingDate: "date", ClearingDocFiscalYear: "string", IsCleared: "boolean" },
+    navs: {},
+    component: "FI-GL-IS",
+  },
 };
+
+/** Company codes and their currency, the sandbox's chart of accounts (YCOA) and the FI document types it posts. */
+const COMPANY_CODES: Record<string, string> = { "1010": "EUR", "1710": "USD" };
+const GL_ACCOUNTS: Record<string, { text: string; reconciliation?: boolean }> = { "0011001000": { text: "Bank 1 (Main Account)" }, "0011002000": { text: "Bank 2 (Incoming Payments)" }, "0012100000": { text: "Receivables Domestic", reconciliation: true }, "0041000000": { text: "Revenue Domestic" }, "0022000000": { text: "Output Tax" } };
+const RECEIVABLES = "0012100000";
+const DOCUMENT_TYPES = ["SA", "DZ", "DA", "AB", "RV"];
 
 /** Materials the sandbox's pricing knows (net price per piece). */
 const MATERIALS: Record<string, { text: string; price: number }> = { TG11: { text: "Trading Good 11", price: 12.5 }, TG12: { text: "Trading Good 12", price: 7.25 }, "WID-1": { text: "Widget", price: 9.995 }, "GAD-2": { text: "Gadget", price: 150 } };
@@ -110,6 +142,10 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
     let orderNumber = 1000013600;
     let partnerNumber = 10100000;
     let billingNumber = 90000000;
+    // FI number ranges per document type [~]: invoices (RV) 94…, payments (DZ, SA…) 14…, clearing (AB) 01….
+    const FI_START = { RV: 9400000000, DZ: 1400000000, AB: 100000000 };
+    const fiNumbers = { ...FI_START };
+    let clearingMessages = 0;
     const rate = new SlidingWindow(() => 1000);
 
     const error = (status: number, code: string, message: string, set?: EntitySet, details: { code: string; message: string; target?: string; severity?: string }[] = []): Halt =>
@@ -136,14 +172,18 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       return s;
     };
     const base = (req: SandboxRequest, service: string) => `http://${req.header("host")}${ODATA}/${service}`;
-    const keyText = (set: EntitySet, r: StoredRecord) => (set === SETS.A_SalesOrderItem ? `SalesOrder='${r.SalesOrder}',SalesOrderItem='${r.SalesOrderItem}'` : set === SETS.A_BillingDocumentItem ? `BillingDocument='${r.BillingDocument}',BillingDocumentItem='${r.BillingDocumentItem}'` : `'${r[set.key]}'`);
+    const keyText = (set: EntitySet, r: StoredRecord) =>
+      set === SETS.A_SalesOrderItem ? `SalesOrder='${r.SalesOrder}',SalesOrderItem='${r.SalesOrderItem}'`
+      : set === SETS.A_BillingDocumentItem ? `BillingDocument='${r.BillingDocument}',BillingDocumentItem='${r.BillingDocumentItem}'`
+      : set === SETS.A_OperationalAcctgDocItemCube ? `CompanyCode='${r.CompanyCode}',FiscalYear='${r.FiscalYear}',AccountingDocument='${r.AccountingDocument}',AccountingDocumentItem='${r.AccountingDocumentItem}'`
+      : `'${r[set.key]}'`;
     const etag = (r: StoredRecord) => (typeof r.LastChangeDateTime === "string" ? `W/"datetimeoffset'${encodeURIComponent(String(isoOf(r.LastChangeDateTime)).replace("Z", "0000Z"))}'"` : undefined);
 
     const present = (req: SandboxRequest, setName: string, r: StoredRecord, select?: string[], expand: string[] = []): Record<string, unknown> => {
       const set = SETS[setName]!;
       const uri = `${base(req, set.service)}/${setName}(${keyText(set, r)})`;
       const out: Record<string, unknown> = { __metadata: { id: uri, uri, type: set.type, ...(etag(r) ? { etag: etag(r) } : {}) } };
-      for (const f of Object.keys(set.fields)) if (!select || select.includes(f)) out[f] = r[f] ?? (set.fields[f] === "decimal" ? "0" : "");
+      for (const f of Object.keys(set.fields)) if (!select || select.includes(f)) out[f] = r[f] ?? (set.fields[f] === "decimal" ? "0" : set.fields[f] === "boolean" ? false : set.fields[f] === "date" ? null : "");
       for (const [nav, rel] of Object.entries(set.navs)) {
         const children = () => k.store.all(rel.set).filter((c) => c[rel.back] === r[set.key]).map((c) => present(req, rel.set, c));
         if (expand.includes(nav)) out[nav] = rel.single ? (children()[0] ?? null) : { results: children() };
@@ -359,6 +399,168 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
         jsonContentType: "application/json",
       });
 
+    // ---- FI: journal entries, their items, incoming payments and clearing (SAP_COM_0002) -----------------------
+
+    type ItemInput = { FinancialAccountType: string; Customer: string; GLAccount: string; DebitCreditCode: string; AmountInTransactionCurrency: string; AssignmentReference: string; DocumentItemText: string; BillingDocument: string };
+    /** Stores a journal entry's items in the operational item view; numbers come from one range per document type [~]. */
+    const postJournalEntry = (head: { companyCode: string; documentType: string; postingDate: string; documentDate: string; reference: string; headerText: string; currency: string; seed: boolean }, items: ItemInput[]): { accountingDocument: string; fiscalYear: string } => {
+      const accountingDocument = String(++fiNumbers[head.documentType === "RV" ? "RV" : head.documentType === "AB" ? "AB" : "DZ"]).padStart(10, "0");
+      const fiscalYear = head.postingDate.slice(0, 4);
+      items.forEach((item, i) => {
+        const row: StoredRecord = { CompanyCode: head.companyCode, FiscalYear: fiscalYear, AccountingDocument: accountingDocument, AccountingDocumentItem: String(i + 1).padStart(3, "0"), AccountingDocumentType: head.documentType, PostingDate: sapDate(Date.parse(head.postingDate)), DocumentDate: sapDate(Date.parse(head.documentDate)), DocumentReferenceID: head.reference, AccountingDocumentHeaderText: head.headerText, TransactionCurrency: head.currency, ClearingAccountingDocument: "", ClearingDate: null, ClearingDocFiscalYear: "", IsCleared: false, ...item };
+        k.store.insert("A_OperationalAcctgDocItemCube", `${head.companyCode}/${fiscalYear}/${accountingDocument}/${row.AccountingDocumentItem}`, row, { seed: head.seed });
+      });
+      return { accountingDocument, fiscalYear };
+    };
+
+    type LogItem = { TypeID: string; SeverityCode: "1" | "2" | "3"; Note: string };
+    const soapXml = (status: number, body: string): Reply => ({ status, headers: { "content-type": "text/xml; charset=utf-8" }, body: `<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Header/><soap-env:Body>${body}</soap-env:Body></soap-env:Envelope>` });
+    /** The SOAP runtime's fault: HTTP 500, details only in the provider's error log [~ wording]. */
+    const soapFault = (code: "Client" | "Server", text: string): Halt =>
+      new Halt(soapXml(500, `<soap-env:Fault><faultcode>soap-env:${code}</faultcode><faultstring xml:lang="en">${xmlText(text)}</faultstring><detail/></soap-env:Fault>`));
+    const messageHeader = (referenceId?: string) => `<MessageHeader><UUID>${randomUUID()}</UUID>${referenceId ? `<ReferenceID>${xmlText(referenceId)}</ReferenceID>` : ""}<CreationDateTime>${new Date().toISOString()}</CreationDateTime><SenderBusinessSystemID>KEE_100</SenderBusinessSystemID></MessageHeader>`;
+    const logXml = (items: LogItem[]) => (items.length === 0 ? "<Log/>" : `<Log><MaximumLogItemSeverityCode>${items.reduce((m, i) => (i.SeverityCode > m ? i.SeverityCode : m), "1")}</MaximumLogItemSeverityCode>${items.map((i) => `<Item><TypeID>${i.TypeID}</TypeID><SeverityCode>${i.SeverityCode}</SeverityCode><Note>${xmlText(i.Note)}</Note></Item>`).join("")}</Log>`);
+
+    /** The SOAP envelope of a request: its one Body child, or a fault. */
+    const soapBody = (req: SandboxRequest, root: string, action: string): XmlNode => {
+      if (!/^(text\/xml|application\/soap\+xml)/i.test(req.header("content-type") ?? "")) throw soapFault("Client", "Content-Type must be text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)");
+      const soapAction = (req.header("soapaction") ?? /action="([^"]*)"/.exec(req.header("content-type") ?? "")?.[1] ?? "").replace(/^"|"$/g, "");
+      if (soapAction && soapAction !== action) throw soapFault("Client", `SOAP action ${soapAction} is not offered by this endpoint`); // [~]
+      let envelope: XmlNode;
+      try {
+        envelope = parseXml(req.raw.toString("utf8"));
+      } catch (e) {
+        throw soapFault("Client", `Web service processing error: the XML is not well-formed (${(e as Error).message})`); // [~]
+      }
+      const body = envelope.name === "Envelope" ? child(envelope, "Body") : undefined;
+      const request = body?.children[0];
+      if (!request || request.name !== root) throw soapFault("Server", `Web service processing error; more details in the web service error log on provider side (UTC timestamp ${utcStamp()}; Transaction ID ${randomBytes(16).toString("hex").toUpperCase()})`);
+      return request;
+    };
+
+    /**
+     * One JournalEntry of a JournalEntryCreateRequest: checked as FI would check it; posted only when no error.
+     * Log texts of F5/102 and F5/507 and the generic RW/609 follow SAP's real confirmations; the others are [~].
+     */
+    const postFromSoap = (je: XmlNode): { log: LogItem[]; posted?: { accountingDocument: string; fiscalYear: string; companyCode: string } } => {
+      const errors: LogItem[] = [];
+      const err = (TypeID: string, Note: string) => errors.push({ TypeID, SeverityCode: "3", Note });
+      const companyCode = text(je, "CompanyCode");
+      const documentType = text(je, "AccountingDocumentType");
+      const reference = text(je, "DocumentReferenceID");
+      const postingDate = text(je, "PostingDate");
+      const documentDate = text(je, "DocumentDate") || postingDate;
+      if (!companyCode) err("208(F5)", "Enter a company code"); // [~]
+      else if (!COMPANY_CODES[companyCode]) err("165(F5)", `Company code ${companyCode} does not exist`); // [~]
+      if (!documentType) err("004(F5)", "Enter a document type"); // [~]
+      else if (!DOCUMENT_TYPES.includes(documentType)) err("814(F5)", `Document type ${documentType} is not defined`); // [~]
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(postingDate) || Number.isNaN(Date.parse(postingDate))) err("308(F5)", `Posting date ${postingDate} is not a valid date`); // [~]
+      if (reference.length > 16) throw soapFault("Server", "Web service processing error: DocumentReferenceID is longer than 16 characters"); // [~] schema check
+      const items: ItemInput[] = [];
+      let currency = "";
+      const amountOf = (item: XmlNode, where: string): { amount: string; dc: string } | undefined => {
+        const node = child(item, "AmountInTransactionCurrency");
+        const amount = node?.text.trim() ?? "";
+        const itemCurrency = node?.attrs.currencyCode ?? "";
+        const dc = text(item, "DebitCreditCode");
+        if (!/^-?\d+(\.\d+)?$/.test(amount)) return void err("201(F5)", `${where}: enter an amount in transaction currency`); // [~]
+        if (!itemCurrency) return void err("219(F5)", `${where}: enter a currency`); // [~]
+        if (currency && itemCurrency !== currency) return void err("161(F5)", `Only one transaction currency per document (${currency}, ${itemCurrency})`); // [~]
+        currency = itemCurrency;
+        if (dc !== "S" && dc !== "H") return void err("303(F5)", `${where}: debit/credit code must be S or H`); // [~]
+        if ((dc === "S") !== Number(amount) >= 0) return void err("306(F5)", `${where}: the sign of the amount does not match debit/credit code ${dc}`); // [~]
+        return { amount: Number(amount).toFixed(currencyDigits(itemCurrency)), dc };
+      };
+      for (const gl of children(je, "Item")) {
+        const account = text(gl, "GLAccount");
+        const where = `Item ${text(gl, "ReferenceDocumentItem")}`;
+        if (!GL_ACCOUNTS[account]) err("507(F5)", `G/L account ${account} is not defined in chart of accounts YCOA`);
+        else if (GL_ACCOUNTS[account]!.reconciliation) err("351(F5)", `Account ${account} is a reconciliation account and cannot be posted to directly`); // [~]
+        const a = amountOf(gl, where);
+        if (a) items.push({ FinancialAccountType: "S", Customer: "", GLAccount: account, DebitCreditCode: a.dc, AmountInTransactionCurrency: a.amount, AssignmentReference: text(gl, "AssignmentReference"), DocumentItemText: text(gl, "DocumentItemText"), BillingDocument: "" });
+      }
+      for (const debtor of children(je, "DebtorItem")) {
+        // The SOAP proxy does no ALPHA conversion: customer numbers arrive with their leading zeros [~].
+        const raw = text(debtor, "Debtor");
+        const customer = /^\d{10}$/.test(raw) ? k.store.get("A_Customer", raw.replace(/^0+/, "")) : undefined;
+        if (!customer) err("102(F5)", `Customer ${raw} is not defined in company code ${companyCode}`);
+        const a = amountOf(debtor, `DebtorItem ${text(debtor, "ReferenceDocumentItem")}`);
+        if (a) items.push({ FinancialAccountType: "D", Customer: customer ? String(customer.Customer) : raw, GLAccount: RECEIVABLES, DebitCreditCode: a.dc, AmountInTransactionCurrency: a.amount, AssignmentReference: text(debtor, "AssignmentReference"), DocumentItemText: text(debtor, "DocumentItemText"), BillingDocument: "" });
+      }
+      if (items.length < 2 && errors.length === 0) err("154(F5)", "A document needs at least two items"); // [~]
+      const balance = items.reduce((sum, i) => sum + Math.round(Number(i.AmountInTransactionCurrency) * 1000), 0);
+      if (errors.length === 0 && balance !== 0) err("702(F5)", `Balance in transaction currency: ${(balance / 1000).toFixed(currencyDigits(currency))} ${currency}`); // [~] number
+      if (errors.length) return { log: [{ TypeID: "609(RW)", SeverityCode: "3", Note: "Error in document: BKPFF $ KEE_100" }, ...errors] };
+      const posted = postJournalEntry({ companyCode, documentType, postingDate, documentDate, reference, headerText: text(je, "DocumentHeaderText"), currency, seed: false }, items);
+      return { posted: { ...posted, companyCode }, log: [{ TypeID: "605(RW)", SeverityCode: "1", Note: `Document posted successfully: BKPFF ${posted.accountingDocument}${companyCode}${posted.fiscalYear} KEE_100` }] }; // [~] wording
+    };
+
+    /** Journal Entry - Post (Synchronous): HTTP 200 either way; a rejected entry has a blank number and error log items. */
+    const journalEntryPost = (req: SandboxRequest): Reply => {
+      const bulk = soapBody(req, "JournalEntryBulkCreateRequest", "http://sap.com/xi/SAPSCORE/SFIN/JournalEntryCreateRequestConfirmation_In/JournalEntryCreateRequestConfirmation_InRequest");
+      const requests = children(bulk, "JournalEntryCreateRequest");
+      if (requests.length === 0) throw soapFault("Server", "Web service processing error: no JournalEntryCreateRequest in the message"); // [~]
+      const confirmations = requests.map((request) => {
+        const je = child(request, "JournalEntry");
+        const result = je ? postFromSoap(je) : { log: [{ TypeID: "609(RW)", SeverityCode: "3" as const, Note: "Error in document: BKPFF $ KEE_100" }] };
+        const keys = "posted" in result && result.posted ? `<AccountingDocument>${result.posted.accountingDocument}</AccountingDocument><CompanyCode>${result.posted.companyCode}</CompanyCode><FiscalYear>${result.posted.fiscalYear}</FiscalYear>` : "<AccountingDocument> </AccountingDocument><CompanyCode> </CompanyCode><FiscalYear>0000</FiscalYear>";
+        return `<JournalEntryCreateConfirmation>${messageHeader(text(child(request, "MessageHeader"), "ID"))}<JournalEntryCreateConfirmation>${keys}</JournalEntryCreateConfirmation>${logXml(result.log)}</JournalEntryCreateConfirmation>`;
+      });
+      return soapXml(200, `<n0:JournalEntryBulkCreateConfirmation xmlns:n0="http://sap.com/xi/SAPSCORE/SFIN">${messageHeader(text(child(bulk, "MessageHeader"), "ID"))}${confirmations.join("")}<Log/></n0:JournalEntryBulkCreateConfirmation>`);
+    };
+
+    /**
+     * Journal Entry - Clearing (Asynchronous): the message is accepted (202, no body) and processed later; its result
+     * goes to the message monitor (records "ClearingMessage", as the Message Dashboard shows it) and, when it worked,
+     * into the items' clearing fields and the billing document's clearing status.
+     */
+    const journalEntryClearing = (req: SandboxRequest): Reply => {
+      const bulk = soapBody(req, "JournalEntryBulkClearingRequest", "http://sap.com/xi/SAPSCORE/SFIN/JournalEntryBulkClearingRequest_In/JournalEntryBulkClearingRequest_InRequest");
+      const messageId = text(child(bulk, "MessageHeader"), "ID") || randomUUID();
+      const requests = children(bulk, "JournalEntryClearingRequest").map((r) => child(r, "JournalEntry")).filter((je): je is XmlNode => je !== undefined);
+      if (requests.length === 0) throw soapFault("Server", "Web service processing error: no JournalEntryClearingRequest with a JournalEntry in the message"); // [~]
+      const message = k.store.insert("ClearingMessage", `${messageId}/${++clearingMessages}`, { MessageID: messageId, status: "queued", log: [], receivedAt: new Date().toISOString() });
+      const timer = setTimeout(() => {
+        const log = requests.flatMap(clearFromSoap);
+        message.log = log;
+        message.status = log.some((l) => l.SeverityCode === "3") ? "error" : "processed";
+      }, k.limits.clearingDelayMs!);
+      timer.unref();
+      return { status: 202 };
+    };
+
+    const clearFromSoap = (je: XmlNode): LogItem[] => {
+      const errors: LogItem[] = [];
+      const err = (TypeID: string, Note: string) => errors.push({ TypeID, SeverityCode: "3", Note });
+      const companyCode = text(je, "CompanyCode");
+      const currency = text(je, "CurrencyCode");
+      const postingDate = text(je, "PostingDate") || isoDay(Date.now());
+      if (!COMPANY_CODES[companyCode]) err("165(F5)", `Company code ${companyCode} does not exist`); // [~]
+      const items: StoredRecord[] = [];
+      for (const ap of children(je, "APARItems")) {
+        const key = `${text(ap, "CompanyCode") || companyCode}/${text(ap, "FiscalYear")}/${text(ap, "AccountingDocument")}/${text(ap, "AccountingDocumentItem").padStart(3, "0")}`;
+        const item = k.store.get("A_OperationalAcctgDocItemCube", key);
+        const account = text(ap, "APARAccount").replace(/^0+/, "");
+        if (!item || text(ap, "AccountType") !== "D" || item.FinancialAccountType !== "D" || item.Customer !== account) err("147(F5)", `Item ${key} is not an open item of customer ${text(ap, "APARAccount")}`); // [~]
+        else if (item.ClearingAccountingDocument) err("148(F5)", `Item ${key} is already cleared (clearing document ${String(item.ClearingAccountingDocument)})`); // [~]
+        else if (currency && item.TransactionCurrency !== currency) err("162(F5)", `Item ${key} is in ${String(item.TransactionCurrency)}, the clearing in ${currency}`); // [~]
+        else items.push(item);
+      }
+      if (errors.length === 0 && items.length < 2) err("150(F5)", "Select at least two open items to clear"); // [~]
+      const balance = items.reduce((sum, i) => sum + Math.round(Number(i.AmountInTransactionCurrency) * 1000), 0);
+      if (errors.length === 0 && balance !== 0) err("263(F5)", "Difference too large for clearing"); // [~] number; partial clearing is not modelled
+      if (errors.length) return errors;
+      const clearing = String(++fiNumbers.AB).padStart(10, "0");
+      const year = postingDate.slice(0, 4);
+      for (const item of items) Object.assign(item, { ClearingAccountingDocument: clearing, ClearingDate: sapDate(Date.parse(postingDate)), ClearingDocFiscalYear: year, IsCleared: true });
+      // A cleared invoice item clears its billing document (status C) [~ when SAP updates CLRST].
+      for (const item of items) {
+        const billing = item.BillingDocument ? k.store.get("A_BillingDocument", String(item.BillingDocument)) : undefined;
+        if (billing) Object.assign(billing, { InvoiceClearingStatus: "C", LastChangeDateTime: sapDateTimeOffset(Math.max(Date.now(), Number(/\((\d+)/.exec(String(billing.LastChangeDateTime))?.[1] ?? 0) + 1)) });
+      }
+      return [{ TypeID: "312(F5)", SeverityCode: "1", Note: `Document ${clearing} was posted in company code ${companyCode}` }]; // [~]
+    };
+
     const S = `(?<service>${Object.values(SERVICES).join("|")})`;
     const routes: Route[] = [
       { method: "GET", path: new RegExp(`^${ODATA}/${S}/?$`), handler: serviceRoot },
@@ -376,14 +578,26 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
       { method: "POST", path: new RegExp(`^${ODATA}/(?<service>${SERVICES.businessPartner})/A_BusinessPartner$`), handler: createBusinessPartner },
       { method: "PATCH", path: new RegExp(`^${ODATA}/${S}/(?<set>A_\\w+)\\((?<key>[^)]*)\\)$`), handler: updateSalesOrder },
       { method: "MERGE", path: new RegExp(`^${ODATA}/${S}/(?<set>A_\\w+)\\((?<key>[^)]*)\\)$`), handler: updateSalesOrder },
+      { method: "POST", path: JOURNAL_ENTRY_POST, handler: journalEntryPost },
+      { method: "POST", path: JOURNAL_ENTRY_CLEARING, handler: journalEntryClearing },
     ];
 
-    /** Bills a sales order completely: one invoice (F2) with one item per order item. */
+    /** Bills a sales order completely: one invoice (F2) with one item per order item, posted to FI at once. */
     const bill = (salesOrder: StoredRecord, seed: boolean): StoredRecord => {
       const number = String(++billingNumber);
       const net = Number(salesOrder.TotalNetAmount);
       const tax = Math.round(net * 0.19 * 100) / 100;
-      const doc: StoredRecord = { BillingDocument: number, BillingDocumentType: "F2", SoldToParty: salesOrder.SoldToParty, BillingDocumentDate: sapDate(Date.now()), TotalNetAmount: net.toFixed(2), TaxAmount: tax.toFixed(2), TotalGrossAmount: (net + tax).toFixed(2), TransactionCurrency: salesOrder.TransactionCurrency, OverallBillingStatus: "C", AccountingPostingStatus: "C", BillingDocumentIsCancelled: "", PurchaseOrderByCustomer: salesOrder.PurchaseOrderByCustomer, LastChangeDateTime: sapDateTimeOffset(Date.now()) };
+      const gross = (net + tax).toFixed(2);
+      const now = Date.now();
+      const companyCode = salesOrder.SalesOrganization === "1710" ? "1710" : "1010";
+      const currency = salesOrder.TransactionCurrency as string;
+      // The accounting document of the invoice: the customer's open item (debit, gross), revenue and tax (credit).
+      const journal = postJournalEntry({ companyCode, documentType: "RV", postingDate: isoDay(now), documentDate: isoDay(now), reference: number, headerText: "", currency, seed }, [
+        { FinancialAccountType: "D", Customer: salesOrder.SoldToParty as string, GLAccount: RECEIVABLES, DebitCreditCode: "S", AmountInTransactionCurrency: gross, AssignmentReference: number, DocumentItemText: "", BillingDocument: number },
+        { FinancialAccountType: "S", Customer: "", GLAccount: "0041000000", DebitCreditCode: "H", AmountInTransactionCurrency: (-net).toFixed(2), AssignmentReference: "", DocumentItemText: "", BillingDocument: number },
+        { FinancialAccountType: "S", Customer: "", GLAccount: "0022000000", DebitCreditCode: "H", AmountInTransactionCurrency: (-tax).toFixed(2), AssignmentReference: "", DocumentItemText: "", BillingDocument: number },
+      ]);
+      const doc: StoredRecord = { BillingDocument: number, BillingDocumentType: "F2", SoldToParty: salesOrder.SoldToParty, PayerParty: salesOrder.SoldToParty, BillingDocumentDate: sapDate(now), TotalNetAmount: net.toFixed(2), TaxAmount: tax.toFixed(2), TotalGrossAmount: gross, TransactionCurrency: currency, OverallBillingStatus: "C", AccountingPostingStatus: "C", InvoiceClearingStatus: "A", BillingDocumentIsCancelled: "", PurchaseOrderByCustomer: salesOrder.PurchaseOrderByCustomer, CompanyCode: companyCode, FiscalYear: journal.fiscalYear, AccountingDocument: journal.accountingDocument, LastChangeDateTime: sapDateTimeOffset(now) };
       k.store.insert("A_BillingDocument", number, doc, { seed });
       k.store.all("A_SalesOrderItem").filter((i) => i.SalesOrder === salesOrder.SalesOrder).forEach((i, n) => {
         k.store.insert("A_BillingDocumentItem", `${number}/${(n + 1) * 10}`, { BillingDocument: number, BillingDocumentItem: String((n + 1) * 10), Material: i.Material, BillingQuantity: i.RequestedQuantity, NetAmount: i.NetAmount, TransactionCurrency: i.TransactionCurrency, ReferenceSDDocument: salesOrder.SalesOrder, ReferenceSDDocumentItem: i.SalesOrderItem, SalesDocument: salesOrder.SalesOrder }, { seed });
@@ -430,7 +644,8 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
           rate.add();
         }
         const modifying = !["GET", "HEAD"].includes(req.method);
-        if (!modifying) return undefined;
+        // The SOAP runtime takes the communication user's credentials alone; CSRF protects the OData services only.
+        if (!modifying || req.path.startsWith(SOAP)) return undefined;
         const session = k.tokens.check(cookieOf(req));
         const presented = req.header("x-csrf-token");
         if (!session || session === "expired" || !presented || presented !== session.data.csrf) {
@@ -449,7 +664,8 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
         if (req.path.startsWith(ODATA) && reply.body && typeof reply.body === "object" && !Buffer.isBuffer(reply.body)) headers["content-type"] ??= "application/json; charset=utf-8";
         reply.headers = headers;
       },
-      serverError: (status) => {
+      serverError: (status, req) => {
+        if (req.path.startsWith(SOAP)) return { ...soapFault("Server", `Web service processing error; more details in the web service error log on provider side (UTC timestamp ${utcStamp()}; Transaction ID ${randomBytes(16).toString("hex").toUpperCase()})`).reply, status }; // [~]
         const h = error(status, status === 503 ? "/IWFND/CM_BEC/026" : "/IWBEP/CM_MGW_RT/000", status === 503 ? "Service temporarily unavailable" : "In the context of Data Services an unknown internal server error occurred"); // [~]
         return h.reply;
       },
@@ -473,6 +689,8 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
         orderNumber = 1000013600;
         partnerNumber = 10100000;
         billingNumber = 90000000;
+        Object.assign(fiNumbers, FI_START);
+        clearingMessages = 0;
         rate.clear();
         if (options.seed ?? true) seed();
       },
@@ -483,3 +701,53 @@ export async function start(options: SapOptions = {}): Promise<RunningSandbox> {
 function spikeArrest(rate: number): Reply {
   return { status: 429, headers: { "retry-after": "1" }, body: { fault: { faultstring: `Spike arrest violation. Allowed rate : ${rate}ps`, detail: { errorcode: "policies.ratelimit.SpikeArrestViolation" } } } };
 }
+
+// ---- a small XML reader for the SOAP requests (elements, attributes, text; namespace prefixes dropped) ----------
+
+interface XmlNode {
+  name: string;
+  attrs: Record<string, string>;
+  children: XmlNode[];
+  text: string;
+}
+
+const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+const decodeXml = (s: string) =>
+  s.replace(/&(#x[0-9a-fA-F]+|#\d+|\w+);/g, (m, e: string) => (e[0] === "#" ? String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : (ENTITIES[e] ?? m)));
+const localName = (qname: string) => qname.slice(qname.indexOf(":") + 1);
+
+function parseXml(source: string): XmlNode {
+  const root: XmlNode = { name: "#document", attrs: {}, children: [], text: "" };
+  const stack: XmlNode[] = [root];
+  const tag = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!\[CDATA\[([\s\S]*?)\]\]>|<\/([\w.:-]+)\s*>|<([\w.:-]+)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)|(<)/g;
+  for (let m; (m = tag.exec(source)); ) {
+    const top = stack[stack.length - 1]!;
+    if (m[7]) throw new Error(`unexpected "<" at ${m.index}`);
+    if (m[1] !== undefined) top.text += m[1];
+    else if (m[2]) {
+      if (stack.length === 1 || top.name !== localName(m[2])) throw new Error(`unexpected </${m[2]}> at ${m.index}`);
+      stack.pop();
+    } else if (m[3]) {
+      const attrs: Record<string, string> = {};
+      for (const a of (m[4] ?? "").matchAll(/([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) attrs[localName(a[1]!)] = decodeXml(a[2] ?? a[3] ?? "");
+      const node: XmlNode = { name: localName(m[3]), attrs, children: [], text: "" };
+      if (stack.length === 1 && root.children.length > 0) throw new Error("more than one root element");
+      top.children.push(node);
+      if (!m[5]) stack.push(node);
+    } else if (m[6] !== undefined) {
+      if (stack.length === 1) {
+        if (m[6].trim()) throw new Error("text outside the root element");
+      } else top.text += decodeXml(m[6]);
+    }
+  }
+  if (stack.length !== 1 || !root.children[0]) throw new Error("the document ends inside an element");
+  return root.children[0];
+}
+
+const child = (node: XmlNode | undefined, name: string) => node?.children.find((c) => c.name === name);
+const children = (node: XmlNode | undefined, name: string) => node?.children.filter((c) => c.name === name) ?? [];
+const text = (node: XmlNode | undefined, name: string) => child(node, name)?.text.trim() ?? "";
+const xmlText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const utcStamp = () => new Date().toISOString().replace(/\D/g, "").slice(0, 14);
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const currencyDigits = (c: string) => (["JPY", "KRW", "CLP", "ISK", "VND"].includes(c) ? 0 : ["BHD", "JOD", "KWD", "OMR", "TND"].includes(c) ? 3 : 2);

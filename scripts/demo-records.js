@@ -176,6 +176,19 @@ function erp(system, url) {
       },
     };
   }
+  if (system === "generic-rest") {
+    return {
+      // The in-house ERP's items (WID-1, GAD-2 …) are fixed in the sandbox.
+      async prepare() {},
+      async orders() {
+        return (await records(url, "orders")).map((o) => ({ id: String(o.id), number: o.number, externalReference: o.externalReference, customer: o.customerId }));
+      },
+      async invoice(orderId) {
+        const inv = (await seed(url, "invoices", { orderId: String(orderId) }))[0];
+        return { id: String(inv.id), total: inv.total.toFixed(2), currency: inv.currency };
+      },
+    };
+  }
   if (system === "netsuite") {
     return {
       async prepare() {
@@ -242,6 +255,7 @@ const ERP_ALIASES = {
 const SANDBOX_OF = {
   salesforce: "salesforce", hubspot: "hubspot", dataverse: "dataverse", netsuite: "netsuite", "sap-s4hana": "sap", stripe: "stripe",
   "business-central": "business-central", odoo: "odoo", "oracle-fusion": "oracle-fusion", acumatica: "acumatica", "dynamics-fo": "dynamics-fo",
+  "generic-rest": "generic-rest",
 };
 
 /**
@@ -251,7 +265,7 @@ const SANDBOX_OF = {
  */
 function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsuite", urls, mqttUrl, store = "file" }) {
   const crmSystem = CRM_ALIASES[String(crmName).toLowerCase()];
-  // An ERP without a sandbox (generic-rest) keeps its name and gets no endpoint: the caller brings ERP_BASE_URL.
+  // An unknown name gets no endpoint: the caller brings ERP_BASE_URL (a generic REST profile for a real ERP).
   const erpSystem = ERP_ALIASES[String(erpName).toLowerCase()] ?? String(erpName).toLowerCase();
   if (!crmSystem) throw new Error(`CRM_SYSTEM=${crmName} is not a CRM with a sandbox: use salesforce, hubspot or dynamics (dataverse)`);
   const url = (name) => {
@@ -276,7 +290,8 @@ function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsu
   }
   if (erpSystem === "sap-s4hana") {
     const d = sandbox("sap").SAP_DEFAULTS;
-    Object.assign(env, { ERP_CLIENT_ID: d.user, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00" }) });
+    // bankGLAccount: the house bank account a recorded payment is posted to (the sandbox has Bank 1).
+    Object.assign(env, { ERP_CLIENT_ID: d.user, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00", bankGLAccount: "11001000" }) });
   }
   if (erpSystem === "stripe") Object.assign(env, { ERP_CLIENT_SECRET: sandbox("stripe").STRIPE_DEFAULTS.secretKey });
   // The Entra token endpoint of Business Central and F&O is the sandbox's own (ERP_TOKEN_URL), not login.microsoftonline.com.
@@ -296,6 +311,12 @@ function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsu
   if (erpSystem === "acumatica") {
     const d = sandbox("acumatica").ACUMATICA_DEFAULTS;
     Object.assign(env, { ERP_CLIENT_ID: d.name, ERP_CLIENT_SECRET: d.password });
+  }
+  if (erpSystem === "generic-rest") {
+    // The in-house ERP sandbox, with the profile and mappings resources/generic-rest-profile.json ships for it.
+    const d = sandbox("generic-rest").GENERIC_REST_DEFAULTS;
+    const shipped = require("../resources/generic-rest-profile.json");
+    Object.assign(env, { ERP_AUTH: "oauth2", ERP_CLIENT_ID: d.clientId, ERP_CLIENT_SECRET: d.clientSecret, ERP_TOKEN_URL: `${env.ERP_BASE_URL}/oauth/token`, ERP_REST_PROFILE: JSON.stringify(shipped.profile), ERP_MAPPINGS: JSON.stringify(shipped.mappings) });
   }
   if (erpSystem === "dynamics-fo") {
     // A new F&O customer needs its customer group (the order defaults reach the customer mapping too).

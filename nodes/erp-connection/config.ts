@@ -200,12 +200,14 @@ export function configOf(def: ErpConnectionDef, creds: ErpCredentials): ErpConne
       };
     default: {
       const profile = json<Record<string, unknown>>(env(def.profile), "REST profile") ?? {};
-      const kind = def.genericAuth || "none";
+      // The reference flows name no auth kind (their system is ERP_SYSTEM): ERP_AUTH says it there.
+      const kind = (def.system === "env" && process.env.ERP_AUTH ? process.env.ERP_AUTH : def.genericAuth) || "none";
+      if (!["none", "bearer", "basic", "api-key", "oauth2"].includes(kind)) throw new Error(`generic REST auth must be none, bearer, basic, api-key or oauth2, got ${JSON.stringify(kind)}`);
       const auth: GenericRestAuth =
         kind === "bearer" ? { kind, token: secret("token") }
         : kind === "basic" ? { kind, user: secret("user"), password: secret("password") }
         : kind === "api-key" ? { kind, header: required(def.apiKeyHeader, "API key header"), key: secret("token") }
-        : kind === "oauth2" ? { kind, tokenUrl: required(env(def.tokenUrl), "token URL"), clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(def.scope ? { scope: def.scope } : {}) }
+        : kind === "oauth2" ? { kind, tokenUrl: required(tokenUrl, "token URL (or ERP_TOKEN_URL)"), clientId: secret("clientId"), clientSecret: secret("clientSecret"), ...(def.scope ? { scope: def.scope } : {}) }
         : { kind: "none" };
       return { system: "generic-rest", ...common, auth, paths: (profile.paths ?? {}) as never, ...(profile.selectors ? { selectors: profile.selectors as never } : {}), ...(typeof profile.idempotencyHeader === "string" ? { idempotencyHeader: profile.idempotencyHeader } : {}), ...(typeof profile.systemName === "string" ? { systemName: profile.systemName } : {}) };
     }

@@ -1,7 +1,8 @@
 "use strict";
 // Dynamics 365 F&O: the adapter against the sandbox (Entra token and its renewal, dataAreaId scoping, every fault
 // kind on the header and line creates, look-up by CustomersOrderReference / line number before a repost, a
-// refused line removing its order, infolog errors as business rejections, invoices by watermark), then
+// refused line removing its order, infolog errors as business rejections, invoices by watermark, payments as
+// customer payment journal lines written once through every fault and settled when posted), then
 // keelson-erp-order / -invoice in Node-RED.
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -195,8 +196,172 @@ test("dynamics-fo: invoices by watermark: oldest first, page by page, an unmappa
   assert.equal(await a.getInvoice("CIV-999999", {}), undefined);
 });
 
-test("dynamics-fo: record payment is not offered", async () => {
-  await assert.rejects(adapter().recordPayment({ refs: [], amount: { amount: "1.00", currency: "EUR" }, paymentDate: "2026-11-21" }, {}), /record payment.*not offered/);
+// ---- payments: customer payment journals ------------------------------------------------------------------------
+
+/** A canonical Payment of one invoice (EUR). */
+const payment = (invoice, reference, amount = "100.00", overrides = {}) => ({
+  refs: [],
+  amount: { amount, currency: "EUR" },
+  paymentDate: "2026-11-21",
+  method: "bank-transfer",
+  reference,
+  invoices: [{ refs: [{ system: "dynamics-fo", id: invoice }], amount: { amount, currency: "EUR" } }],
+  ...overrides,
+});
+const journalsOf = async (ref) => (await control.records(sb.url, "CustomerPaymentJournalHeaders")).filter((h) => h.Description === `Keelson ${ref}`);
+const paymentLinesOf = async (ref) => (await control.records(sb.url, "CustomerPaymentJournalLines")).filter((l) => l.PaymentReference === ref);
+const settlementsOf = async (invoice) => (await control.records(sb.url, "CustSettlement")).filter((x) => x.InvoiceNumber === invoice);
+/** Exactly one journal for the reference, holding exactly one line: the payment's. */
+async function exactlyOnePayment(ref) {
+  const journals = await journalsOf(ref);
+  assert.equal(journals.length, 1, "one journal");
+  const lines = await paymentLinesOf(ref);
+  assert.equal(lines.length, 1, "one line");
+  assert.equal(lines[0].JournalBatchNumber, journals[0].JournalBatchNumber);
+  return { journal: journals[0], line: lines[0] };
+}
+/** F&O's posting of a journal (a user or a batch job), done by the sandbox's control plane. */
+const postJournal = (batch) => control.seed(sb.url, "CustomerPaymentJournalHeaders", { JournalBatchNumber: batch, IsPosted: "Yes" });
+
+test("dynamics-fo: a payment is one journal line marking its invoice, pending until posted; a repeat finds it; posting settles", async () => {
+  const a = adapter();
+  const [inv] = await invoices(a, 1);
+  const ref = `BANK-${kit.tag()}`;
+  const recorded = await a.recordPayment(payment(inv, ref), {});
+  assert.equal(recorded.status, "pending");
+  assert.equal(recorded.reference, ref);
+  const { journal, line } = await exactlyOnePayment(ref);
+  assert.deepEqual(recorded.refs, [{ system: "dynamics-fo", id: journal.JournalBatchNumber, type: "CustomerPaymentJournalLines", number: line.Voucher }]);
+  assert.deepEqual([journal.dataAreaId, journal.JournalName, journal.IsPosted], ["usmf", "CustPay", "No"]);
+  assert.deepEqual(
+    [line.dataAreaId, line.LineNumber, line.AccountType, line.AccountDisplayValue, line.CreditAmount, line.DebitAmount, line.CurrencyCode, line.TransactionDate, line.MarkedInvoice, line.MarkedInvoiceCompany, line.OffsetAccountType, line.OffsetAccountDisplayValue],
+    ["usmf", 1, "Cust", "C-1001", 100, 0, "EUR", "2026-11-21T12:00:00Z", inv, "usmf", "Bank", "USMF OPER"],
+  );
+  const again = await a.recordPayment(payment(inv, ref), {});
+  assert.deepEqual([again.status, again.refs], ["pending", recorded.refs]);
+  await exactlyOnePayment(ref);
+  assert.deepEqual(await settlementsOf(inv), [], "nothing settles before posting");
+
+  await postJournal(journal.JournalBatchNumber);
+  assert.deepEqual((await settlementsOf(inv)).map((x) => x.SettleAmount), [100]);
+  assert.equal((await a.recordPayment(payment(inv, ref), {})).status, "succeeded", "the posted journal's payment has succeeded");
+  await exactlyOnePayment(ref);
+
+  // The rest of the invoice, then nothing is open any more.
+  const rest = `BANK-${kit.tag()}`;
+  const second = await a.recordPayment(payment(inv, rest, "229.97"), {});
+  await postJournal(second.refs[0].id);
+  assert.deepEqual((await settlementsOf(inv)).map((x) => x.SettleAmount).sort(), [100, 229.97]);
+  const late = `BANK-${kit.tag()}`;
+  await assert.rejects(a.recordPayment(payment(inv, late, "1.00"), {}), (err) => err instanceof BusinessError && err.field === "MarkedInvoice" && /not an open transaction/.test(err.message));
+  assert.deepEqual([(await journalsOf(late)).length, (await paymentLinesOf(late)).length], [0, 0], "a refused line leaves no empty journal");
+});
+
+test("dynamics-fo: journal name, bank account and method of payment from the order defaults; the payment's own win", async () => {
+  const a = adapter({ orderDefaults: { customerGroupId: "30", paymentJournal: "CustPayEUR", bankAccount: "USMF EUR", paymentMethod: "ELECTRONIC" } });
+  const [inv] = await invoices(a, 1);
+  const ref = `BANK-${kit.tag()}`;
+  await a.recordPayment(payment(inv, ref, "50.00", { extensions: { "dynamics-fo": { paymentMethod: "CHECK" } } }), {});
+  const { journal, line } = await exactlyOnePayment(ref);
+  assert.equal(journal.JournalName, "CustPayEUR");
+  assert.deepEqual([line.OffsetAccountType, line.OffsetAccountDisplayValue, line.PaymentMethodName], ["Bank", "USMF EUR", "CHECK"]);
+});
+
+// Every fault on the journal and on the line create: one journal, one line. (F&O's 429 asks for 5 s: see `faults`.)
+for (const [target, path] of [["journal", "/data/CustomerPaymentJournalHeaders"], ["line", "/data/CustomerPaymentJournalLines"]]) {
+  for (const { fault, connection, settleMs } of faults) {
+    test(`dynamics-fo: ${kit.name(fault)} on the payment ${target} create → one journal, one line`, async () => {
+      const a = adapter({ connection });
+      const [inv] = await invoices(a, 1);
+      const ref = `BANK-${kit.tag()}`;
+      const before = (await control.stats(sb.url)).faults[fault.kind] ?? 0;
+      await control.faults(sb.url, [{ ...fault, method: "POST", path }]);
+      const recorded = await a.recordPayment(payment(inv, ref), {});
+      assert.equal(recorded.status, "pending");
+      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) > before, "the fault fired");
+      if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
+      const { journal } = await exactlyOnePayment(ref);
+      assert.equal(recorded.refs[0].id, journal.JournalBatchNumber);
+    });
+  }
+}
+
+test("dynamics-fo: answers lost after both commits → one journal, one line; failing look-ups are retried", async () => {
+  const a = adapter({ connection: { retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 9000 } } });
+  const [inv] = await invoices(a, 1);
+  const ref = `BANK-${kit.tag()}`;
+  await control.faults(sb.url, [
+    { kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalHeaders", count: 1 },
+    { kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 },
+    { kind: "error", status: 503, method: "GET", path: "/data/CustomerPaymentJournalLines", count: 1 },
+    { kind: "error", status: 503, method: "GET", path: "/data/CustomerPaymentJournalHeaders", count: 1 },
+  ]);
+  await a.recordPayment(payment(inv, ref), {});
+  const stats = await control.stats(sb.url);
+  assert.deepEqual([stats.faults["lost-response"] >= 2, stats.faults.error >= 2], [true, true], "every fault fired");
+  await exactlyOnePayment(ref);
+});
+
+test("dynamics-fo: a journal left without its line by a failure is reused, not doubled; a 500 is technical", async () => {
+  const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
+  const [inv] = await invoices(a, 1);
+  const ref = `BANK-${kit.tag()}`;
+  await control.faults(sb.url, [{ kind: "error", status: 500, method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 }]);
+  await assert.rejects(a.recordPayment(payment(inv, ref), {}), (err) => err instanceof TechnicalError && err.status === 500);
+  const [left] = await journalsOf(ref);
+  assert.ok(left, "the journal was written");
+  assert.equal((await paymentLinesOf(ref)).length, 0);
+  const recorded = await a.recordPayment(payment(inv, ref), {});
+  const { journal } = await exactlyOnePayment(ref);
+  assert.equal(journal.JournalBatchNumber, left.JournalBatchNumber);
+  assert.equal(recorded.refs[0].id, left.JournalBatchNumber);
+});
+
+test("dynamics-fo: F&O's refusals of a payment are business rejections naming the field; no empty journal is left", async () => {
+  const a = adapter();
+  const [inv, other] = await invoices(a, 2);
+  const refused = async (p, field, pattern, connectionDefaults) => {
+    const who = connectionDefaults ? adapter({ orderDefaults: connectionDefaults }) : a;
+    await assert.rejects(who.recordPayment(p, {}), (err) => {
+      assert.ok(err instanceof BusinessError, String(err));
+      assert.equal(err.field, field, err.message);
+      assert.match(err.message, pattern);
+      return true;
+    });
+    assert.deepEqual([(await journalsOf(p.reference)).length, (await paymentLinesOf(p.reference)).length], [0, 0], `nothing left for ${field}`);
+  };
+  const ref = () => `BANK-${kit.tag()}`;
+  await refused(payment(inv, ref()), "JournalName", /'NOPE' in field 'Name'.*Journal names/, { paymentJournal: "NOPE" });
+  await refused(payment(inv, ref(), "10.00", { customer: { refs: [{ system: "dynamics-fo", id: "C-9999" }] } }), "AccountDisplayValue", /'C-9999' for transaction type Customer does not exist/);
+  await refused(payment(inv, ref(), "10.00", { customer: { refs: [{ system: "dynamics-fo", id: "C-1002" }] }, amount: { amount: "10.00", currency: "USD" } }), "MarkedInvoice", /not an open transaction for customer account C-1002/);
+  await refused(payment(inv, ref(), "10.00", { amount: { amount: "10.00", currency: "USD" } }), "CurrencyCode", /currency USD of the payment differs from the currency EUR/);
+  await refused(payment(inv, ref()), "OffsetAccountDisplayValue", /'NO BANK' for transaction type Bank/, { bankAccount: "NO BANK" });
+  await refused(payment(inv, ref()), "PaymentMethodName", /'WAMPUM' in field 'Method of payment'/, { paymentMethod: "WAMPUM" });
+  // An invoice marked by another payment's unposted journal cannot be marked again until that journal is posted.
+  const first = await a.recordPayment(payment(other, ref(), "10.00"), {});
+  await refused(payment(other, ref(), "10.00"), "MarkedInvoice", new RegExp(`already marked for settlement in journal ${first.refs[0].id}`));
+  await postJournal(first.refs[0].id);
+  assert.equal((await a.recordPayment(payment(other, ref(), "10.00"), {})).status, "pending", "marked again once posted");
+  // An invoice F&O does not have is the adapter's own rejection.
+  await refused(payment("CIV-999999", ref()), "invoices[0].refs", /no F&O invoice CIV-999999/);
+});
+
+test("dynamics-fo: bad payments are rejected before anything is written", async () => {
+  const a = adapter();
+  const [inv] = await invoices(a, 1);
+  const before = (await control.records(sb.url, "CustomerPaymentJournalHeaders")).length;
+  const two = payment(inv, `BANK-${kit.tag()}`);
+  two.invoices.push(two.invoices[0]);
+  const cases = [
+    [two, "UNSUPPORTED", undefined],
+    [payment(inv, undefined), "NO_EXTERNAL_ID", "reference"],
+    [payment(inv, `BANK-${"X".repeat(60)}`), "REFERENCE_TOO_LONG", "reference"],
+    [payment(inv, `BANK-${kit.tag()}`, "0.00"), "NOT_A_RECEIPT", "amount.amount"],
+    [payment(inv, `BANK-${kit.tag()}`, "-5.00"), "NOT_A_RECEIPT", "amount.amount"],
+    [{ ...payment(inv, `BANK-${kit.tag()}`), invoices: [{ refs: [{ system: "salesforce", id: "a0X1" }], amount: { amount: "1.00", currency: "EUR" } }] }, "INVOICE_NOT_LINKED", "invoices[0].refs"],
+  ];
+  for (const [p, code, field] of cases) await assert.rejects(a.recordPayment(p, {}), (err) => err instanceof BusinessError && err.code === code && err.field === field, code);
+  assert.equal((await control.records(sb.url, "CustomerPaymentJournalHeaders")).length, before);
 });
 
 // ---- Node-RED -------------------------------------------------------------------------------------------------
@@ -227,7 +392,7 @@ test("dynamics-fo in Node-RED: keelson-erp-order ensures the customer and create
   assert.match(bad.msg.error.message, /NOPE-2/);
 });
 
-test("dynamics-fo in Node-RED: keelson-erp-invoice lists by watermark; payment reaches Catch as not offered", async () => {
+test("dynamics-fo in Node-RED: keelson-erp-invoice lists by watermark, records a payment once, rejects on output 2", async () => {
   const list = await kit.invoiceFlow(connectionNode(), { pageSize: 2, watermark: "fo" });
   const first = await list();
   assert.equal(first.caught.length, 0, JSON.stringify(first.caught[0]?.error));
@@ -240,10 +405,26 @@ test("dynamics-fo in Node-RED: keelson-erp-invoice lists by watermark; payment r
   assert.deepEqual(third.out.map((m) => m.payload.invoiceNumber), fresh);
   assert.ok(third.out.some((m) => m.watermark.page >= 2), "more than one page");
   await helper.unload();
-  const pay = await kit.invoiceFlow(connectionNode(), { operation: "payment" });
-  const got = await pay({ payload: { refs: [], amount: { amount: "1.00", currency: "EUR" }, paymentDate: "2026-11-21", reference: "B-1", invoices: [{ refs: [{ system: "dynamics-fo", id: fresh[0] }], amount: { amount: "1.00", currency: "EUR" } }] } });
-  assert.equal(got.caught.length, 1);
-  assert.match(got.caught[0].error.message, /record payment.*not offered/);
+
+  const pay = await kit.invoiceFlow(connectionNode({ orderDefaults: JSON.stringify({ customerGroupId: "30", paymentMethod: "ELECTRONIC" }) }), { operation: "payment" });
+  const ref = `BANK-${kit.tag()}`;
+  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 }]);
+  const got = await pay({ payload: payment(fresh[0], ref, "150.00"), correlationId: "nr-pay" });
+  assert.equal(got.out.length, 1, JSON.stringify(got.caught[0]?.error ?? got.rejected[0]?.error));
+  assert.equal(got.out[0].payload.status, "pending");
+  assert.equal(got.out[0].correlationId, "nr-pay");
+  assert.ok(got.out[0].payload.refs.some((r) => r.system === "dynamics-fo" && r.type === "CustomerPaymentJournalLines"));
+  await pay({ payload: payment(fresh[0], ref, "150.00") });
+  const { line } = await exactlyOnePayment(ref);
+  assert.equal(line.PaymentMethodName, "ELECTRONIC");
+
+  const usd = await pay({ payload: payment(fresh[1], `BANK-${kit.tag()}`, "5.00", { amount: { amount: "5.00", currency: "USD" } }) });
+  assert.equal(usd.rejected.length, 1);
+  assert.equal(usd.rejected[0].error.field, "CurrencyCode");
+  assert.match(usd.rejected[0].error.message, /differs from the currency EUR/);
+  const malformed = await pay({ payload: { ...payment(fresh[1], `BANK-${kit.tag()}`), amount: 5 } });
+  assert.equal(malformed.caught.length, 1);
+  assert.match(malformed.caught[0].error.message, /msg\.payload is not a valid Payment/);
 });
 
 test("the connection dialog builds each new system's config and names what is missing", () => {

@@ -194,11 +194,27 @@ test("stripe: record a payment (paid out of band) once, even after a lost respon
   assert.equal(invoice.paid_out_of_band, true);
 });
 
-test("sap-s4hana: record payment is not offered: done(err) names it", async () => {
-  await load("sap-s4hana", { operation: "payment" });
-  const got = await run({ payload: { refs: [], amount: { amount: "1.00", currency: "EUR" }, paymentDate: "2026-11-21", invoices: [{ refs: [{ system: "sap-s4hana", id: "90000001" }], amount: { amount: "1.00", currency: "EUR" } }] } });
-  assert.equal(got.caught.length, 1);
-  assert.match(got.caught[0].error.message, /record payment.*not offered/);
+test("sap-s4hana: record a payment (journal entry, then clearing) once per reference; the invoice reads as paid", async () => {
+  const system = "sap-s4hana";
+  const base = running[system].sb.url;
+  const [id] = await addInvoices(system, 1);
+  const invoice = (await control.records(base, "A_BillingDocument")).find((r) => r.BillingDocument === id);
+  await load(system, { operation: "payment", connection: { orderDefaults: { bankGLAccount: "11001000" } } });
+  const reference = `SAP-${id}`;
+  const amount = { amount: invoice.TotalGrossAmount, currency: invoice.TransactionCurrency };
+  const payment = { refs: [], amount, paymentDate: "2026-11-21", reference, invoices: [{ refs: [{ system, id }], amount }] };
+  const paid = await run({ payload: payment });
+  assert.equal(paid.out.length, 1, JSON.stringify(paid.caught[0]?.error ?? paid.rejected[0]?.error));
+  assert.equal(paid.out[0].payload.status, "pending", "SAP clears asynchronously");
+  const postings = async () => (await control.records(base, "A_OperationalAcctgDocItemCube")).filter((i) => i.DocumentReferenceID === reference && i.FinancialAccountType === "D");
+  for (let i = 0; i < 100 && !(await postings())[0]?.ClearingAccountingDocument; i++) await new Promise((r) => setTimeout(r, 20));
+  const again = await run({ payload: payment });
+  assert.equal(again.out[0].payload.status, "succeeded");
+  assert.equal((await postings()).length, 1, "the repeat found the journal entry by its reference");
+  await helper.unload();
+  await load(system, { operation: "get" });
+  const got = await run({ payload: id });
+  assert.equal(got.out[0].payload.status, "paid");
 });
 
 test("a payment that is not a valid Payment is refused naming the field", async () => {

@@ -2,7 +2,8 @@
 // The Odoo adapter against the Odoo sandbox, started in-process, over both transports (JSON-2 with an API key,
 // JSON-RPC execute_kw with uid and password): partners once by ref, orders exactly once by client_order_ref through
 // every fault the sandbox injects, Odoo's exceptions as business rejections or technical failures, invoices by
-// (write_date, id) watermark page by page; and the ERP order and ERP invoice nodes on a real Node-RED runtime.
+// (write_date, id) watermark page by page, payments through the Register Payment wizard once per reference (memo);
+// and the ERP order and ERP invoice nodes on a real Node-RED runtime.
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { helper } = require("../support/helper");
@@ -14,6 +15,7 @@ const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.j
 const orderNode = require("../../dist/nodes/erp-order/erp-order.js");
 const invoiceNode = require("../../dist/nodes/erp-invoice/erp-invoice.js");
 const { FAST, control } = require("./support");
+const kit = require("./kit");
 
 const PROTOCOLS = ["json2", "jsonrpc"];
 let sb;
@@ -53,13 +55,49 @@ const ordersWith = async (ref) => (await control.records(base(), "sale.order")).
 const faultCount = async (kind) => (await control.stats(base())).faults[kind] ?? 0;
 const createPath = (protocol) => (protocol === "json2" ? "/json/2/sale.order/create" : "/jsonrpc");
 
-async function addInvoices(n) {
+async function addInvoices(n, extra = {}) {
   const ids = [];
   for (let i = 0; i < n; i++) {
-    const r = await control.seed(base(), "account.move", { move_type: "out_invoice", partner_id: 1, ref: `INV-${tag()}`, invoice_line_ids: [[0, 0, { product_id: 2, quantity: i + 1 }]], state: "posted" });
+    const r = await control.seed(base(), "account.move", { move_type: "out_invoice", partner_id: 1, ref: `INV-${tag()}`, invoice_line_ids: [[0, 0, { product_id: 2, quantity: i + 1 }]], state: "posted", ...extra });
     ids.push(String((r.records ?? [r])[0].id));
   }
   return ids;
+}
+
+/** A posted invoice of 150.00 (one Gadget) for Globex, in EUR unless currency_id says otherwise. */
+const openInvoice = async (extra = {}) => (await addInvoices(1, extra))[0];
+const invoiceRecord = async (id) => (await control.records(base(), "account.move")).find((m) => String(m.id) === id);
+const paymentsWith = async (memo) => (await control.records(base(), "account.payment")).filter((p) => p.memo === memo);
+const bankRef = () => `BANK-${tag()}`;
+
+/** A canonical Payment of `amount` against one Odoo invoice. */
+function payment(invoice, reference, amount = "100.00", { currency = "EUR", extensions } = {}) {
+  return {
+    refs: [{ system: "stripe", id: `py_${tag()}`, type: "payment" }],
+    amount: { amount, currency },
+    paymentDate: "2026-11-22",
+    method: "bank-transfer",
+    ...(reference === undefined ? {} : { reference }),
+    invoices: [{ refs: [{ system: "odoo", id: invoice, type: "account.move" }], amount: { amount, currency } }],
+    ...(extensions ? { extensions } : {}),
+  };
+}
+
+/**
+ * Arms sandbox faults the moment the adapter sends the call `method` (JSON-RPC has one path for every call, so a
+ * fault set beforehand would meet the first call instead): the faults meet that very request.
+ */
+function armOn(adapter, method, faults) {
+  const request = adapter.connection.request.bind(adapter.connection);
+  let armed = false;
+  adapter.connection.request = async (spec) => {
+    const called = spec.path === "jsonrpc" ? spec.body?.params?.args?.[4] : String(spec.path).split("/").pop();
+    if (!armed && called === method) {
+      armed = true;
+      await control.faults(base(), faults.map((f) => ({ ...f, method: "POST", path: spec.path === "jsonrpc" ? "/jsonrpc" : `/${spec.path}` })));
+    }
+    return request(spec);
+  };
 }
 
 test.before(async () => {
@@ -240,14 +278,193 @@ for (const protocol of PROTOCOLS) {
     await assert.rejects(adapter.listInvoices("2026-11-24T10:00:00Z", {}).next(), /Odoo watermark must be/);
   }));
 
-  test(`${protocol}: get one invoice; a missing one is undefined; record payment is not offered`, withAdapter(async (adapter) => {
+  test(`${protocol}: get one invoice; a missing one is undefined`, withAdapter(async (adapter) => {
     const [id] = await addInvoices(1);
     const inv = await adapter.getInvoice(id, {});
     assert.equal(inv.refs[0].id, id);
     assert.match(inv.invoiceNumber, /^INV\/\d{4}\/\d+$/);
     assert.equal(await adapter.getInvoice("999999", {}), undefined);
     assert.equal(await adapter.getInvoice("INV/1", {}), undefined);
-    await assert.rejects(adapter.recordPayment({ refs: [], amount: { amount: "1.00", currency: "EUR" }, paymentDate: "2026-11-22" }, {}), /record payment" is not offered/);
+  }));
+
+  test(`${protocol}: a payment leaves the invoice partially paid, a second pays it; a repeat of a reference finds its payment`, withAdapter(async (adapter) => {
+    const inv = await openInvoice();
+    const first = bankRef();
+    const one = await adapter.recordPayment(payment(inv, first, "100.00"), { correlationId: `pay-${protocol}` });
+    assert.equal(one.status, "succeeded");
+    const ref = one.refs.find((r) => r.system === "odoo");
+    assert.equal(ref.type, "account.payment");
+    assert.match(ref.number, /^PBNK1\/2026\/\d{5}$/, "the default bank journal");
+    assert.deepEqual([one.extensions.odoo.created, one.extensions.odoo.invoicePaymentState, one.extensions.odoo.invoiceStatus], [true, "partial", "partially-paid"]);
+    assert.deepEqual(one.extensions.odoo.invoiceAmountDue, { amount: "50", currency: "EUR" });
+    const [stored] = await paymentsWith(first);
+    assert.deepEqual([stored.payment_type, stored.partner_type, stored.partner_id, stored.amount, stored.date, stored.state, stored.invoice_ids], ["inbound", "customer", 1, 100, "2026-11-22", "in_process", [Number(inv)]]);
+    assert.equal((await adapter.getInvoice(inv, {})).status, "partially-paid");
+
+    const again = await adapter.recordPayment(payment(inv, first, "100.00"), {});
+    assert.equal(again.refs.find((r) => r.system === "odoo").id, ref.id);
+    assert.equal(again.extensions.odoo.created, false);
+    assert.equal((await paymentsWith(first)).length, 1, "no second payment");
+    assert.equal((await invoiceRecord(inv)).amount_residual, 50, "paid once");
+
+    const rest = await adapter.recordPayment(payment(inv, bankRef(), "50.00"), {});
+    assert.equal(rest.extensions.odoo.invoicePaymentState, "in_payment", "a bank journal's payment waits for its statement");
+    const paid = await adapter.getInvoice(inv, {});
+    assert.equal(paid.status, "paid");
+    assert.deepEqual(paid.totals.amountDue, { amount: "0", currency: "EUR" });
+  }));
+
+  test(`${protocol}: the journal by code from the payment, by code or id from the order defaults; one that is no bank or cash journal is refused`, withAdapter(async (adapter) => {
+    const inv = await openInvoice();
+    const cash = await adapter.recordPayment(payment(inv, bankRef(), "150.00", { extensions: { odoo: { journal: "CSH1" } } }), {});
+    assert.match(cash.refs.at(-1).number, /^PCSH1\//);
+    assert.deepEqual([cash.extensions.odoo.paymentState, cash.extensions.odoo.invoicePaymentState, cash.extensions.odoo.invoiceStatus], ["paid", "paid", "paid"]);
+
+    for (const [setting, code] of [["CSH1", "CSH1"], ["2", "BNK1"], [3, "CSH1"]]) {
+      const configured = createErpAdapter(config(protocol, { orderDefaults: { paymentJournal: setting } }));
+      try {
+        const got = await configured.recordPayment(payment(await openInvoice(), bankRef(), "10.00"), {});
+        assert.match(got.refs.at(-1).number, new RegExp(`^P${code}/`), String(setting));
+      } finally {
+        await configured.close();
+      }
+    }
+    for (const journal of ["NOPE", "INV", "1"]) {
+      const reference = bankRef();
+      const err = await adapter.recordPayment(payment(await openInvoice(), reference, "10.00", { extensions: { odoo: { journal } } }), {}).then(() => undefined, (e) => e);
+      assert.ok(err instanceof BusinessError, String(err));
+      assert.deepEqual([err.code, err.field], ["JOURNAL_NOT_FOUND", "journal_id"], journal);
+      assert.equal((await paymentsWith(reference)).length, 0);
+    }
+  }));
+
+  test(`${protocol}: paying more than is due pays the invoice (the rest is the customer's credit); another currency is converted at Odoo's rate`, withAdapter(async (adapter) => {
+    const over = await openInvoice();
+    const reference = bankRef();
+    const got = await adapter.recordPayment(payment(over, reference, "200.00"), {});
+    assert.equal(got.extensions.odoo.invoiceStatus, "paid");
+    assert.deepEqual([(await invoiceRecord(over)).amount_residual, (await paymentsWith(reference))[0].amount], [0, 200]);
+
+    const eur = await openInvoice();
+    const usd = bankRef();
+    const converted = await adapter.recordPayment(payment(eur, usd, "110.00", { currency: "USD" }), {});
+    assert.deepEqual(converted.extensions.odoo.invoiceAmountDue, { amount: "50", currency: "EUR" }, "110 USD at 1.1 is 100 EUR");
+    assert.equal((await paymentsWith(usd))[0].currency_id, 2);
+
+    const inUsd = await openInvoice({ currency_id: 2 });
+    const own = await adapter.recordPayment(payment(inUsd, bankRef(), "150.00", { currency: "USD" }), {});
+    assert.equal(own.extensions.odoo.invoiceStatus, "paid");
+    assert.match(own.refs.at(-1).number, /^PBNK2\//, "Odoo's default: the bank journal in the invoice's currency");
+
+    const err = await adapter.recordPayment(payment(await openInvoice(), bankRef(), "10.00", { currency: "GBP" }), {}).then(() => undefined, (e) => e);
+    assert.ok(err instanceof BusinessError, String(err));
+    assert.deepEqual([err.code, err.field], ["CURRENCY_NOT_ACTIVE", "currency_id"]);
+  }));
+
+  test(`${protocol}: Odoo refuses a draft invoice and a paid one, naming the field; a reference paying another invoice is refused`, withAdapter(async (adapter) => {
+    const draft = (await control.seed(base(), "account.move", { move_type: "out_invoice", partner_id: 1, invoice_line_ids: [[0, 0, { product_id: 2, quantity: 1 }]] })).records[0].id;
+    const reference = bankRef();
+    let err = await adapter.recordPayment(payment(String(draft), reference), {}).then(() => undefined, (e) => e);
+    assert.ok(err instanceof BusinessError, String(err));
+    assert.deepEqual([err.code, err.field], ["odoo.exceptions.UserError", "state"]);
+    assert.match(err.message, /only register payment for posted journal entries/);
+    assert.equal((await paymentsWith(reference)).length, 0);
+
+    const paid = await openInvoice({ payment_state: "paid" });
+    err = await adapter.recordPayment(payment(paid, reference), {}).then(() => undefined, (e) => e);
+    assert.deepEqual([err.code, err.field], ["odoo.exceptions.UserError", "amount_residual"]);
+    assert.match(err.message, /nothing left to pay/);
+    assert.equal((await paymentsWith(reference)).length, 0, "one transaction: the wizard's failure leaves nothing");
+
+    const used = bankRef();
+    await adapter.recordPayment(payment(await openInvoice(), used, "10.00"), {});
+    const other = await openInvoice();
+    err = await adapter.recordPayment(payment(other, used, "10.00"), {}).then(() => undefined, (e) => e);
+    assert.deepEqual([err.code, err.field], ["DUPLICATE_REFERENCE", "reference"]);
+    assert.equal((await paymentsWith(used)).length, 1);
+    assert.equal((await invoiceRecord(other)).amount_residual, 150);
+
+    err = await adapter.recordPayment(payment("999999", bankRef()), {}).then(() => undefined, (e) => e);
+    assert.deepEqual([err.code, err.field], ["NOT_FOUND", "invoices[0].refs"]);
+  }));
+
+  test(`${protocol}: bad payments are refused before any call: no reference, no Odoo invoice, zero or negative amount, two invoices`, withAdapter(async (adapter) => {
+    const inv = await openInvoice();
+    const requests = async () => Object.values((await control.stats(base())).routes).reduce((n, r) => n + r.requests, 0);
+    const before = await requests();
+    const refused = async (p) => {
+      const err = await adapter.recordPayment(p, {}).then(() => assert.fail("accepted"), (e) => e);
+      assert.ok(err instanceof BusinessError, String(err));
+      return err;
+    };
+    let err = await refused({ ...payment(inv, undefined), refs: [] });
+    assert.deepEqual([err.code, err.field], ["NO_EXTERNAL_ID", "reference"]);
+    err = await refused({ ...payment(inv, bankRef()), invoices: [{ refs: [{ system: "netsuite", id: "77" }], amount: { amount: "1.00", currency: "EUR" } }] });
+    assert.deepEqual([err.code, err.field], ["INVOICE_NOT_LINKED", "invoices[0].refs"]);
+    for (const amount of ["0.00", "-5.00"]) {
+      err = await refused(payment(inv, bankRef(), amount));
+      assert.deepEqual([err.code, err.field], ["INVALID_AMOUNT", "amount.amount"], amount);
+    }
+    const two = payment(inv, bankRef());
+    two.invoices.push({ refs: [{ system: "odoo", id: "1" }], amount: { amount: "1.00", currency: "EUR" } });
+    err = await refused(two);
+    assert.equal(err.code, "UNSUPPORTED");
+    assert.equal(await requests(), before, "Odoo was not called");
+    assert.equal((await invoiceRecord(inv)).amount_residual, 150);
+  }));
+
+  for (const fault of [
+    { kind: "lost-response", count: 1 },
+    { kind: "malformed", count: 1 },
+    { kind: "html-502", count: 1 },
+    { kind: "error", status: 503, count: 2 },
+    { kind: "outage", durationMs: 500, mode: "reset" },
+    { kind: "outage", durationMs: 500, mode: "503" },
+    { kind: "latency", ms: 900, count: 1 },
+  ]) {
+    test(`${protocol}: ${fault.kind}${fault.mode ? ` (${fault.mode})` : ""} on action_create_payments → exactly one payment, the invoice paid once`, withAdapter(async (adapter) => {
+      const inv = await openInvoice();
+      const reference = bankRef();
+      const before = await faultCount(fault.kind);
+      armOn(adapter, "action_create_payments", [fault]);
+      const got = await adapter.recordPayment(payment(inv, reference, "100.00"), {});
+      assert.ok((await faultCount(fault.kind)) > before, "the fault fired");
+      if (fault.kind === "latency") await new Promise((r) => setTimeout(r, 900)); // the late original commits after we answered
+      const stored = await paymentsWith(reference);
+      assert.equal(stored.length, 1);
+      assert.equal(String(stored[0].id), got.refs.at(-1).id);
+      assert.equal((await invoiceRecord(inv)).amount_residual, 50);
+    }, fault.kind === "latency" ? { connection: { ...FAST, timeoutMs: 600 } } : fault.kind === "outage" ? { connection: { ...FAST, retry: { ...FAST.retry, maxAttempts: 40, baseDelayMs: 50, maxDelayMs: 100 }, breaker: { failureThreshold: 1000, minimumCalls: 1000 } } } : {}));
+  }
+
+  test(`${protocol}: a lost answer to the wizard's create: registered once; faults on the look-up are retried`, withAdapter(async (adapter) => {
+    const inv = await openInvoice();
+    const reference = bankRef();
+    armOn(adapter, "create", [{ kind: "lost-response", count: 1 }]);
+    await adapter.recordPayment(payment(inv, reference, "100.00"), {});
+    assert.equal((await paymentsWith(reference)).length, 1);
+    assert.equal((await control.records(base(), "account.payment.register")).filter((w) => w.communication === reference).length, 2, "the lost wizard stays behind, unused");
+
+    const next = bankRef();
+    armOn(adapter, "search_read", [{ kind: "malformed", count: 1 }, { kind: "error", status: 503, count: 1 }]);
+    await adapter.recordPayment(payment(inv, next, "50.00"), {});
+    assert.equal((await paymentsWith(next)).length, 1);
+    assert.equal((await invoiceRecord(inv)).payment_state, "in_payment");
+  }));
+
+  test(`${protocol}: a 500 or a 429 (Retry-After 60) on action_create_payments: a technical failure, no payment`, withAdapter(async (adapter) => {
+    // The 429 last: it holds every later call on this connection for a minute.
+    for (const fault of [{ kind: "error", status: 500, count: 1 }, { kind: "throttle", count: 1 }]) {
+      const inv = await openInvoice();
+      const reference = bankRef();
+      armOn(adapter, "action_create_payments", [fault]);
+      const err = await adapter.recordPayment(payment(inv, reference), {}).then(() => undefined, (e) => e);
+      assert.ok(err instanceof TechnicalError && !(err instanceof BusinessError), String(err));
+      assert.equal(err.kind, fault.kind === "throttle" ? "throttled" : "server");
+      assert.equal((await paymentsWith(reference)).length, 0);
+      assert.equal((await invoiceRecord(inv)).amount_residual, 150);
+    }
+    assert.ok(adapter.connection.state().throttledUntil > Date.now() + 50000, "every caller holds off");
   }));
 }
 
@@ -260,6 +477,40 @@ test("jsonrpc: a wrong password is refused at login, as an auth failure naming t
     assert.match(err.message, /refused the login "admin" on database "keelson"/);
   } finally {
     await adapter.close();
+  }
+});
+
+test("jsonrpc on Odoo 17: the payment's memo is ref and its invoice is read from the reconciliation; exactly once as on 19", async () => {
+  const sb17 = await start({ port: 0, serverVersion: 17 });
+  const adapter = createErpAdapter({ ...config("jsonrpc"), baseUrl: sb17.url });
+  const json2 = createErpAdapter({ ...config("json2"), baseUrl: sb17.url });
+  try {
+    const seeded = await control.seed(sb17.url, "account.move", { move_type: "out_invoice", partner_id: 1, invoice_line_ids: [[0, 0, { product_id: 2, quantity: 1 }]], state: "posted" });
+    const inv = String(seeded.records[0].id);
+    const withRef = async (ref) => (await control.records(sb17.url, "account.payment")).filter((p) => p.ref === ref);
+    const reference = bankRef();
+    const one = await adapter.recordPayment(payment(inv, reference, "100.00"), {});
+    assert.deepEqual([one.status, one.extensions.odoo.paymentState, one.extensions.odoo.invoicePaymentState], ["succeeded", "posted", "partial"]);
+    const [stored] = await withRef(reference);
+    assert.equal(stored.memo, undefined, "Odoo 17 has no memo field");
+    assert.deepEqual(stored.reconciled_invoice_ids, [Number(inv)]);
+    assert.equal((await adapter.recordPayment(payment(inv, reference, "100.00"), {})).refs.at(-1).id, one.refs.at(-1).id);
+
+    const lost = bankRef();
+    const request = adapter.connection.request.bind(adapter.connection);
+    adapter.connection.request = async (spec) => {
+      if (spec.body?.params?.args?.[4] === "action_create_payments") await control.faults(sb17.url, [{ kind: "lost-response", method: "POST", path: "/jsonrpc", count: 1 }]);
+      return request(spec);
+    };
+    await adapter.recordPayment(payment(inv, lost, "50.00"), {});
+    assert.equal((await withRef(lost)).length, 1);
+    assert.equal((await control.records(sb17.url, "account.move")).find((m) => String(m.id) === inv).payment_state, "in_payment");
+
+    const err = await json2.getInvoice(inv, {}).then(() => undefined, (e) => e);
+    assert.ok(err instanceof TechnicalError && !(err instanceof BusinessError), "no JSON-2 before Odoo 19");
+  } finally {
+    await Promise.all([adapter.close(), json2.close()]);
+    await sb17.close();
   }
 });
 
@@ -359,6 +610,41 @@ for (const protocol of PROTOCOLS) {
     const added = await addInvoices(3);
     const next = await run();
     assert.deepEqual(next.out.map((m) => m.payload.refs[0].id), added);
+  });
+}
+
+for (const protocol of PROTOCOLS) {
+  test(`node-red ${protocol}: ERP invoice records a payment once per reference; Odoo's refusal and a missing reference leave by output 2`, async () => {
+    const pay = await kit.invoiceFlow(connectionDef(protocol, { orderDefaults: JSON.stringify({ paymentJournal: "BNK1" }) }), { operation: "payment" });
+    const inv = await openInvoice();
+    const reference = bankRef();
+    // JSON-2 names each call in its path: the answer to the wizard's action is lost after the payment is made.
+    const lost = await faultCount("lost-response");
+    if (protocol === "json2") await control.faults(base(), [{ kind: "lost-response", method: "POST", path: "/json/2/account.payment.register/action_create_payments", count: 1 }]);
+    const got = await pay({ payload: payment(inv, reference, "150.00"), correlationId: `corr-pay-${protocol}` });
+    assert.equal(await faultCount("lost-response"), lost + (protocol === "json2" ? 1 : 0));
+    assert.equal(got.out.length, 1, JSON.stringify(got.caught[0]?.error ?? got.rejected[0]?.error));
+    const paid = got.out[0];
+    assert.equal(paid.correlationId, `corr-pay-${protocol}`);
+    assert.equal(paid.payload.status, "succeeded");
+    assert.match(paid.payload.refs.find((r) => r.system === "odoo").number, /^PBNK1\//);
+    assert.equal(paid.payload.extensions.odoo.invoiceStatus, "paid");
+    const again = await pay({ payload: payment(inv, reference, "150.00") });
+    assert.equal(again.out[0].payload.refs.at(-1).id, paid.payload.refs.at(-1).id);
+    assert.equal((await paymentsWith(reference)).length, 1);
+    assert.equal((await invoiceRecord(inv)).payment_state, "in_payment");
+
+    const draft = (await control.seed(base(), "account.move", { move_type: "out_invoice", partner_id: 1, invoice_line_ids: [[0, 0, { product_id: 2, quantity: 1 }]] })).records[0].id;
+    const refused = await pay({ payload: payment(String(draft), bankRef()) });
+    assert.equal(refused.rejected.length, 1);
+    assert.deepEqual([refused.rejected[0].error.code, refused.rejected[0].error.field], ["odoo.exceptions.UserError", "state"]);
+
+    const unnamed = await pay({ payload: { ...payment(await openInvoice(), undefined), refs: [] } });
+    assert.deepEqual([unnamed.rejected[0].error.code, unnamed.rejected[0].error.field], ["NO_EXTERNAL_ID", "reference"]);
+    // Not a Payment at all: the node's input check reaches Catch, naming the field; nothing is sent to Odoo.
+    const invalid = await pay({ payload: { ...payment(inv, bankRef()), amount: { amount: "ten", currency: "EUR" } } });
+    assert.equal(invalid.caught.length, 1);
+    assert.match(invalid.caught[0].error.message, /msg\.payload is not a valid Payment: .*amount/);
   });
 }
 

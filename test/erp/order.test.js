@@ -304,7 +304,7 @@ test("the correlation id is sent to the ERP as a header", async () => {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   try {
-    const conn = { id: "conn", type: "keelson-erp-connection", system: "generic-rest", baseUrl: `http://127.0.0.1:${server.address().port}`, genericAuth: "none", profile: JSON.stringify({ paths: { createOrder: "/orders" }, selectors: { number: "number" } }), mappings: JSON.stringify({ orderOut: "{ 'ref': externalReference }" }) };
+    const conn = { id: "conn", type: "keelson-erp-connection", system: "generic-rest", baseUrl: `http://127.0.0.1:${server.address().port}`, genericAuth: "none", profile: JSON.stringify({ paths: { createOrder: "/orders" }, selectors: { number: "number" }, idempotencyHeader: "Idempotency-Key" }), mappings: JSON.stringify({ orderOut: "{ 'ref': externalReference }" }) };
     await helper.load(nodes, [
       { id: "tab", type: "tab" }, conn,
       { id: "order", type: "keelson-erp-order", z: "tab", connection: "conn", operation: "create", wires: [["accepted"], ["rejected"]] },

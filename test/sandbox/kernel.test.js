@@ -166,3 +166,31 @@ test("SlidingWindow and TokenRegistry", () => {
   t.expireAll();
   assert.equal(t.check(tok.token), "expired");
 });
+
+test("RecordStore: restore undoes changes made in place, inserts and deletes; the copy keeps Dates and Buffers", () => {
+  const { RecordStore } = require("../../dist/sandbox/kernel.js");
+  const store = new RecordStore();
+  const when = new Date("2026-11-24T08:00:00Z");
+  store.insert("order", "1", { id: "1", lines: [{ qty: 1 }], at: when, blob: Buffer.from("ab"), meta: { tags: ["a"] } }, { seed: true });
+  store.insert("order", "2", { id: "2", lines: [] }, { seed: true });
+  const snapshot = store.snapshot();
+  const first = store.get("order", "1");
+  first.lines.push({ qty: 2 });
+  first.lines[0].qty = 9;
+  first.meta.tags.push("b");
+  first.blob[0] = 0x7a;
+  store.delete("order", "2");
+  store.insert("order", "3", { id: "3" });
+  store.insert("invoice", "i1", { id: "i1" });
+  assert.equal(store.created.order, 1);
+  store.restore(snapshot);
+  const restored = store.get("order", "1");
+  assert.deepEqual(restored.lines, [{ qty: 1 }]);
+  assert.deepEqual(restored.meta, { tags: ["a"] });
+  assert.ok(restored.at instanceof Date && restored.at.getTime() === when.getTime());
+  assert.ok(Buffer.isBuffer(restored.blob) || restored.blob instanceof Uint8Array);
+  assert.equal(Buffer.from(restored.blob).toString(), "ab");
+  assert.deepEqual(store.all("order").map((r) => r.id), ["1", "2"]);
+  assert.deepEqual(store.all("invoice"), []);
+  assert.equal(store.created.order, undefined);
+});

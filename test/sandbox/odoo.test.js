@@ -175,3 +175,100 @@ test("no rate limit by default; a lowered requestsPerMinute answers 429; injecte
   const unrouted = await call(sb.url, "POST", "/xmlrpc/2/object", { body: "<methodCall/>" });
   assert.equal(unrouted.status, 404);
 });
+
+test("Register Payment wizard (JSON-2): defaults from the invoice, partial then paid, a second run pays again, Odoo's refusals as 422", async () => {
+  const inv = (await j2("account.move", "create", { vals_list: [{ move_type: "out_invoice", partner_id: 1, invoice_line_ids: [[0, 0, { name: "Support", quantity: 1, price_unit: 300 }]] }] })).json[0];
+  const ctx = { active_model: "account.move", active_ids: [inv] };
+  const draft = await j2("account.payment.register", "create", { vals_list: [{ amount: 100 }], context: ctx });
+  assert.deepEqual([draft.status, draft.json.name, draft.json.message], [422, "odoo.exceptions.UserError", "You can only register payment for posted journal entries."]);
+  await j2("account.move", "action_post", { ids: [inv] });
+  const noContext = await j2("account.payment.register", "create", { vals_list: [{ amount: 100 }] });
+  assert.match(noContext.json.message, /should only be called on account\.move or account\.move\.line records/);
+
+  const [wizard] = (await j2("account.payment.register", "create", { vals_list: [{}], context: ctx })).json;
+  const defaults = (await j2("account.payment.register", "read", { ids: [wizard], fields: ["amount", "communication", "journal_id", "currency_id", "partner_id", "payment_type", "partner_type"] })).json[0];
+  assert.deepEqual(defaults.amount, 300, "the residual");
+  assert.match(defaults.communication, /^INV\/\d{4}\/\d{5}$/, "the invoice's number");
+  assert.deepEqual([defaults.journal_id[1], defaults.currency_id[1], defaults.partner_id[0], defaults.payment_type, defaults.partner_type], ["Bank", "EUR", 1, "inbound", "customer"]);
+
+  const [partial] = (await j2("account.payment.register", "create", { vals_list: [{ amount: 100, communication: "BANK-1", payment_date: "2026-11-22" }], context: ctx })).json;
+  const action = (await j2("account.payment.register", "action_create_payments", { ids: [partial] })).json;
+  assert.deepEqual([action.type, action.res_model, action.view_mode], ["ir.actions.act_window", "account.payment", "form"]);
+  const payment = (await j2("account.payment", "read", { ids: [action.res_id], fields: ["name", "memo", "state", "amount", "date", "journal_id", "partner_id", "invoice_ids"] })).json[0];
+  assert.deepEqual([payment.memo, payment.state, payment.amount, payment.date, payment.partner_id[0], payment.invoice_ids], ["BANK-1", "in_process", 100, "2026-11-22", 1, [inv]]);
+  assert.match(payment.name, /^PBNK1\/2026\/\d{5}$/);
+  let move = (await j2("account.move", "read", { ids: [inv], fields: ["amount_residual", "payment_state", "matched_payment_ids"] })).json[0];
+  assert.deepEqual([move.amount_residual, move.payment_state, move.matched_payment_ids], [200, "partial", [action.res_id]]);
+  assert.deepEqual((await j2("account.payment", "search", { domain: [["invoice_ids", "in", [inv]]] })).json, [action.res_id]);
+
+  // The wizard does not remember it ran: a second call is a second payment.
+  const twice = (await j2("account.payment.register", "action_create_payments", { ids: [partial], context: { dont_redirect_to_payments: true } })).json;
+  assert.equal(twice, true);
+  assert.equal((await j2("account.payment", "search_count", { domain: [["memo", "=", "BANK-1"]] })).json, 2);
+  move = (await j2("account.move", "read", { ids: [inv], fields: ["amount_residual", "payment_state"] })).json[0];
+  assert.deepEqual([move.amount_residual, move.payment_state], [100, "partial"]);
+
+  const [cash] = (await j2("account.payment.register", "create", { vals_list: [{ journal_id: 3, communication: "CASH-1" }], context: ctx })).json;
+  await j2("account.payment.register", "action_create_payments", { ids: [cash] });
+  move = (await j2("account.move", "read", { ids: [inv], fields: ["amount_residual", "payment_state"] })).json[0];
+  assert.deepEqual([move.amount_residual, move.payment_state], [0, "paid"], "a cash journal pays at once");
+  const nothing = await j2("account.payment.register", "create", { vals_list: [{ amount: 1 }], context: ctx });
+  assert.deepEqual([nothing.status, nothing.json.name], [422, "odoo.exceptions.UserError"]);
+  assert.match(nothing.json.message, /nothing left to pay/);
+});
+
+test("Register Payment wizard (JSON-RPC): context in kwargs, another currency at its rate, over-payment, journals and amounts refused with HTTP 200", async () => {
+  const seeded = await call(sb.url, "POST", "/__sandbox/records/account.move", { body: { move_type: "out_invoice", partner_id: 1, invoice_line_ids: [[0, 0, { name: "x", quantity: 1, price_unit: 200 }]], state: "posted" } });
+  const inv = seeded.json.records[0].id;
+  const context = { active_model: "account.move", active_ids: [inv] };
+  const register = async (vals) => {
+    const created = await kw("account.payment.register", "create", [[vals]], { context });
+    if (created.json.error) return created;
+    return kw("account.payment.register", "action_create_payments", [created.json.result]);
+  };
+  const usd = await register({ amount: 110, currency_id: 2, communication: "USD-1" });
+  assert.equal(usd.json.result.res_model, "account.payment");
+  let move = (await kw("account.move", "read", [[inv], ["amount_residual", "payment_state"]])).json.result[0];
+  assert.deepEqual([move.amount_residual, move.payment_state], [100, "partial"], "110 USD at 1.1 is 100 EUR");
+
+  rpcFailed(await register({ amount: 10, journal_id: 1 }), "odoo.exceptions.ValidationError");
+  rpcFailed(await register({ amount: -5 }), "odoo.exceptions.ValidationError");
+  rpcFailed(await register({ amount: 0 }), "odoo.exceptions.UserError");
+  rpcFailed(await register({ amount: 10, journal_id: 99 }), "odoo.exceptions.MissingError");
+  assert.equal((await kw("account.payment", "search_count", [[["partner_id", "=", 1]]])).json.result, 1, "each refusal rolled back");
+
+  assert.equal((await register({ amount: 250, communication: "OVER-1" })).json.result.res_model, "account.payment");
+  move = (await kw("account.move", "read", [[inv], ["amount_residual", "payment_state"]])).json.result[0];
+  assert.deepEqual([move.amount_residual, move.payment_state], [0, "in_payment"], "the rest is the customer's credit");
+  const over = (await kw("account.payment", "search_read", [[["memo", "=", "OVER-1"]]], { fields: ["amount", "state"] })).json.result;
+  assert.deepEqual(over.map((p) => [p.amount, p.state]), [[250, "in_process"]]);
+  assert.equal((await kw("res.currency", "search_count", [[["name", "=", "GBP"]]])).json.result, 0, "an inactive currency is not found");
+
+  // A payment created on its own is posted but pays no invoice: reconciling it is the wizard's (or the user's) work.
+  const direct = (await kw("account.payment", "create", [{ payment_type: "inbound", partner_id: 1, amount: 40, journal_id: 2, memo: "DIRECT-1" }])).json.result;
+  assert.equal((await kw("account.payment", "action_post", [[direct]])).json.result, false);
+  const [posted] = (await kw("account.payment", "read", [[direct], ["name", "state", "invoice_ids", "currency_id"]])).json.result;
+  assert.deepEqual([posted.state, posted.invoice_ids, posted.currency_id[1]], ["in_process", [], "EUR"]);
+  assert.match(posted.name, /^PBNK1\//);
+  rpcFailed(await kw("account.payment", "action_post", [[direct]]), "odoo.exceptions.UserError");
+  rpcFailed(await kw("account.payment", "create", [{ payment_type: "inbound", partner_id: 1, amount: -1, journal_id: 2 }]), "odoo.exceptions.ValidationError");
+});
+
+test("serverVersion 17: no JSON-2; account.payment keeps the memo in ref, states posted", async () => {
+  const old = await start({ serverVersion: 17 });
+  try {
+    const okv = (await call(old.url, "POST", "/jsonrpc", { body: { jsonrpc: "2.0", method: "call", params: { service: "common", method: "version", args: [] }, id: 1 } })).json.result;
+    assert.equal(okv.server_serie, "17.0");
+    const json2 = await call(old.url, "POST", "/json/2/res.partner/search", { body: {}, headers: { authorization: `bearer ${D.apiKey}` } });
+    assert.equal(json2.status, 404);
+    const kw17 = (model, method, args, kwargs) => call(old.url, "POST", "/jsonrpc", { body: { jsonrpc: "2.0", method: "call", params: { service: "object", method: "execute_kw", args: [D.database, D.uid, D.password, model, method, args, ...(kwargs ? [kwargs] : [])] }, id: 2 } });
+    const fields = (await kw17("account.payment", "fields_get", [], { attributes: ["type"] })).json.result;
+    assert.ok("ref" in fields && !("memo" in fields) && !("invoice_ids" in fields) && "reconciled_invoice_ids" in fields);
+    const wizard = (await kw17("account.payment.register", "create", [[{ amount: 50, communication: "OLD-1" }]], { context: { active_model: "account.move", active_ids: [1] } })).json.result;
+    const paymentId = (await kw17("account.payment.register", "action_create_payments", [wizard])).json.result.res_id;
+    const [p] = (await kw17("account.payment", "read", [[paymentId], ["ref", "state", "reconciled_invoice_ids"]])).json.result;
+    assert.deepEqual([p.ref, p.state, p.reconciled_invoice_ids], ["OLD-1", "posted", [1]]);
+  } finally {
+    await old.close();
+  }
+});

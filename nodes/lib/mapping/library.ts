@@ -34,6 +34,7 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "payment-to-netsuite-customerpayment", title: "Payment → NetSuite customerPayment", system: "netsuite", from: "Payment@1", to: "invoice → customerPayment transform body" },
   { id: "customer-to-sap-businesspartner", title: "Customer → SAP A_BusinessPartner", system: "sap-s4hana", from: "Customer@1 with externalId", to: "A_BusinessPartner deep insert body" },
   { id: "sap-billingdocument-to-invoice", title: "SAP A_BillingDocument → Invoice", system: "sap-s4hana", from: "A_BillingDocument with to_Item", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-sap-journalentry", title: "Payment → SAP journal entry (incoming payment)", system: "sap-s4hana", from: "Payment@1 with customer, billingDocument and companyCode", to: "JournalEntry of JournalEntryCreateRequestConfirmation_In (SOAP, as JSON)" },
   { id: "customer-to-stripe-customer", title: "Customer → Stripe customer", system: "stripe", from: "Customer@1 with externalId", to: "POST /v1/customers parameters" },
   { id: "salesorder-to-stripe-invoice", title: "SalesOrder → Stripe draft invoice", system: "stripe", from: "SalesOrder@1", to: "{invoice, items} parameters" },
   { id: "stripe-invoice-to-salesorder", title: "Stripe invoice → SalesOrder", system: "stripe", from: "invoice object written as an order", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
@@ -46,6 +47,7 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "odoo-saleorder-to-salesorder", title: "Odoo sale.order → SalesOrder", system: "odoo", from: "sale.order with order_line records", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "customer-to-odoo-partner", title: "Customer → Odoo res.partner", system: "odoo", from: "Customer@1 with externalId", to: "res.partner create vals" },
   { id: "odoo-invoice-to-invoice", title: "Odoo account.move → Invoice", system: "odoo", from: "account.move with invoice_line_ids records", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-odoo-payment", title: "Payment → Odoo account.payment.register", system: "odoo", from: "Payment@1 with extensions.odoo journalId and currencyId", to: "Register Payment wizard create vals" },
   { id: "salesorder-to-oracle-fusion-salesorder", title: "SalesOrder → Oracle Fusion Order Hub order", system: "oracle-fusion", from: "SalesOrder@1", to: "salesOrdersForOrderHub create body" },
   { id: "oracle-fusion-salesorder-to-salesorder", title: "Oracle Fusion Order Hub order → SalesOrder", system: "oracle-fusion", from: "salesOrdersForOrderHub order with lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "oracle-fusion-receivablesinvoice-to-invoice", title: "Oracle Fusion Receivables invoice → Invoice", system: "oracle-fusion", from: "receivablesInvoices item with receivablesInvoiceLines", to: "Invoice@1", targetSchema: "Invoice@1" },
@@ -60,6 +62,7 @@ export const LIBRARY: readonly LibraryMapping[] = Object.freeze([
   { id: "salesorder-to-dynamics-fo-salesorder", title: "SalesOrder → Dynamics 365 F&O sales order", system: "dynamics-fo", from: "SalesOrder@1", to: "{header: SalesOrderHeadersV2 body, lines: SalesOrderLines bodies}" },
   { id: "dynamics-fo-salesorder-to-salesorder", title: "Dynamics 365 F&O sales order → SalesOrder", system: "dynamics-fo", from: "SalesOrderHeadersV2 with SalesOrderLines as lines", to: "SalesOrder@1", targetSchema: "SalesOrder@1" },
   { id: "dynamics-fo-salesinvoice-to-invoice", title: "Dynamics 365 F&O sales invoice → Invoice", system: "dynamics-fo", from: "SalesInvoiceHeaders with SalesInvoiceLines as lines", to: "Invoice@1", targetSchema: "Invoice@1" },
+  { id: "payment-to-dynamics-fo-paymentjournalline", title: "Payment → Dynamics 365 F&O customer payment journal line", system: "dynamics-fo", from: "Payment@1 with customerAccount, invoiceNumber and company", to: "CustomerPaymentJournalLines body marking one invoice" },
 ]);
 
 const LIBRARY_DIR = path.join(__dirname, "library");

@@ -11,18 +11,32 @@
  * half way is completed, not doubled. A line F&O refuses removes the header it belongs to (an order never stays
  * half written) and is reported as the business rejection.
  *
+ * Payments: a customer payment is a line of a customer payment journal (CustomerPaymentJournalHeaders /
+ * CustomerPaymentJournalLines, named in Microsoft's Common Data Model pages; THIN beyond the names): one journal per
+ * payment, its Description "Keelson {reference}", holding one line (LineNumber 1) that credits the customer and
+ * marks the invoice (MarkedInvoice) for settlement. The line is looked up by PaymentReference and customer account
+ * before anything is written, and again after an unknown outcome; the journal is looked up by its Description, so
+ * a journal left without its line by a failure is reused, not doubled. A journal per payment (not one per day) keeps
+ * both keys ours: a resent line cannot become a second one (F&O refuses it, THIN: by "already exists" or by the
+ * invoice's own mark, whichever check runs first; either way the line is then read back), a refused line removes only
+ * its own empty journal, and no two payments contend for a shared journal that a batch job may post in between.
+ * The price is one journal per payment for whoever posts them. Two concurrent calls with one reference could each
+ * open a journal: the idempotency gate in front (in-flight) keeps them apart, as for orders.
+ * No documented OData action posts a journal: posting is F&O's (a user or a batch job), so a recorded payment is
+ * "pending" until its journal is posted, then "succeeded". THIN: a client-chosen LineNumber being accepted, the
+ * Description's 60 characters (references up to 52), the infolog wording the fields are read from.
+ *
  * Errors: OData `{error: {code: "", message, innererror: {message: "Write failed … Infolog: Error: …", type}}}`;
  * 400 / 404 / 412 with that body are business rejections, 429 + Retry-After is service protection (THIN).
  * Invoices (SalesInvoiceHeaders) are immutable once posted and carry no change time: the watermark is
  * (InvoiceDate, InvoiceNumber), so an invoice posted later with an earlier date than the watermark is missed
- * (THIN; use a reconcile run for back-dated postings). Customer payments are journal postings (customer payment
- * journals), outside this entity surface: "record payment" is not offered.
+ * (THIN; use a reconcile run for back-dated postings).
  */
 import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError } from "../resilience/errors";
 import { OAuth2ClientCredentials } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, notOffered, unreadableRepeatable, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface DynamicsFoOptions extends ErpAdapterOptions {
@@ -42,6 +56,11 @@ const SYSTEM = "dynamics-fo";
 const DEFAULT_PAGE = 100;
 const ODATA_HEADERS = { "OData-MaxVersion": "4.0", "OData-Version": "4.0", Accept: "application/json" };
 const DUPLICATE = /record already exists/i;
+/** The journal name customer payments go to unless extensions["dynamics-fo"].paymentJournal names another. */
+const DEFAULT_PAYMENT_JOURNAL = "CustPay";
+const JOURNAL_PREFIX = "Keelson ";
+/** [~] A journal's Description (LedgerJournalTable.Name) holds 60 characters; a cut one could not be found again. */
+const MAX_REFERENCE = 60 - JOURNAL_PREFIX.length;
 
 type Row = Record<string, unknown>;
 
@@ -56,6 +75,7 @@ export class DynamicsFoAdapter extends ErpAdapterBase {
       orderIn: "dynamics-fo-salesorder-to-salesorder",
       customerOut: "customer-to-dynamics-fo-customer",
       invoiceIn: "dynamics-fo-salesinvoice-to-invoice",
+      paymentOut: "payment-to-dynamics-fo-paymentjournalline",
     });
     if (!fo.company) throw new TypeError("dynamics-fo: the company (dataAreaId) is required");
     this.company = fo.company.toLowerCase();
@@ -72,7 +92,7 @@ export class DynamicsFoAdapter extends ErpAdapterBase {
           scope: fo.scope || `${base}/.default`,
         }),
       ...limits,
-      hooks: { classify: (response, request) => unreadableRepeatable(response, request) ?? classifyFo(response) },
+      hooks: { classify: (response, request) => unreadableRepeatable(response, request) ?? classifyFo(response, request.path) },
     });
   }
 
@@ -142,9 +162,71 @@ export class DynamicsFoAdapter extends ErpAdapterBase {
     return (await this.map("invoiceIn", record)) as Invoice;
   }
 
-  /** Customer payments are posted through payment journals, not a data entity this connection writes. */
-  recordPayment(_payment: Payment, _ctx: CallContext): Promise<Payment> {
-    return Promise.reject(notOffered(this.system, "record payment"));
+  /**
+   * Records the payment as a customer payment journal line marking its one invoice, exactly once per reference and
+   * customer; the journal stays unposted (F&O or a batch job posts it), so the payment is "pending" until then.
+   */
+  async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
+    const invoices = payment.invoices ?? [];
+    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
+    const invoiceNumber = this.ownRef(invoices[0]!.refs)?.id;
+    if (!invoiceNumber) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no F&O invoice number", hint: 'put the invoice\'s {system: "dynamics-fo", id} in invoices[0].refs' });
+    const reference = payment.reference ?? externalIdOf(payment, this.system);
+    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank transaction id, say)" });
+    if (reference.length > MAX_REFERENCE) throw new BusinessError({ code: "REFERENCE_TOO_LONG", field: "reference", message: `the payment reference has ${reference.length} characters; F&O journals keep ${MAX_REFERENCE}`, hint: "shorten the reference" });
+    if (!(Number(payment.amount.amount) > 0)) throw new BusinessError({ code: "NOT_A_RECEIPT", field: "amount.amount", message: `a customer payment must be a positive amount, got ${payment.amount.amount}`, hint: "record refunds in F&O" });
+    const invoice = await this.one("SalesInvoiceHeaders", { InvoiceNumber: invoiceNumber }, ctx);
+    if (!invoice) throw new BusinessError({ code: "NOT_FOUND", field: "invoices[0].refs", message: `no F&O invoice ${invoiceNumber} in company ${this.company}` });
+    const customerAccount = this.ownRef((payment.customer as { refs?: CrossRef[] } | undefined)?.refs)?.id ?? String(invoice.InvoiceCustomerAccountNumber);
+    const settled = this.withDefaults(payment as never) as unknown as Payment;
+    const settings = settled.extensions?.[SYSTEM] ?? {};
+    const journalName = typeof settings.paymentJournal === "string" && settings.paymentJournal ? settings.paymentJournal : DEFAULT_PAYMENT_JOURNAL;
+    const line = await this.map("paymentOut", { ...settled, reference, customerAccount, invoiceNumber, company: this.company });
+
+    const find = async (): Promise<Row | undefined> =>
+      (await this.query("CustomerPaymentJournalLines", `PaymentReference eq ${literal(reference)} and AccountDisplayValue eq ${literal(customerAccount)}`, { $top: 1 }, ctx))[0];
+    const post = async (): Promise<Row> => {
+      const batch = await this.paymentJournal(journalName, reference, ctx);
+      const body = { ...line, dataAreaId: this.company, JournalBatchNumber: batch, LineNumber: 1 };
+      try {
+        // The line's key (journal, line 1) is ours: a repeat cannot add a second line, so it may be resent.
+        return (await this.connection.request({ method: "POST", path: "data/CustomerPaymentJournalLines", body, idempotent: true, correlationId: ctx.correlationId })).body as Row;
+      } catch (err) {
+        if (!(err instanceof BusinessError)) throw err;
+        // A resent line is refused by whichever check F&O runs first ("already exists", or its own mark on the
+        // invoice; THIN): if the line is there, this payment is recorded.
+        const existing = await find();
+        if (existing) return existing;
+        if (!DUPLICATE.test(err.message)) await this.removeEmptyJournal(batch, ctx).catch(() => undefined);
+        throw err;
+      }
+    };
+    // A payment is money: always look for it by its reference before writing.
+    const { value: written, created } = await this.postOnce(find, post, true);
+    const batch = String(written.JournalBatchNumber);
+    const journal = created ? undefined : await this.one("CustomerPaymentJournalHeaders", { JournalBatchNumber: batch }, ctx);
+    const voucher = typeof written.Voucher === "string" && written.Voucher ? written.Voucher : undefined;
+    return { ...withRef(payment, { system: this.system, id: batch, type: "CustomerPaymentJournalLines", ...(voucher ? { number: voucher } : {}) }), reference, status: journal?.IsPosted === "Yes" ? "succeeded" : "pending" };
+  }
+
+  /** The unposted journal of this payment (found by its Description), created when there is none. */
+  private async paymentJournal(journalName: string, reference: string, ctx: CallContext): Promise<string> {
+    const description = JOURNAL_PREFIX + reference;
+    const find = async (): Promise<Row | undefined> =>
+      (await this.query("CustomerPaymentJournalHeaders", `Description eq ${literal(description)} and JournalName eq ${literal(journalName)} and IsPosted eq Microsoft.Dynamics.DataEntities.NoYes'No'`, { $top: 1 }, ctx))[0];
+    const post = async (): Promise<Row> => (await this.connection.request({ method: "POST", path: "data/CustomerPaymentJournalHeaders", body: { dataAreaId: this.company, JournalName: journalName, Description: description }, correlationId: ctx.correlationId })).body as Row;
+    const { value } = await this.postOnce(find, post, true);
+    return String(value.JournalBatchNumber);
+  }
+
+  /** Deletes a journal this adapter opened whose line F&O refused, so no empty journal is left behind. */
+  private async removeEmptyJournal(batch: string, ctx: CallContext): Promise<void> {
+    if ((await this.query("CustomerPaymentJournalLines", `JournalBatchNumber eq ${literal(batch)}`, { $top: 1 }, ctx)).length > 0) return;
+    try {
+      await this.connection.request({ method: "DELETE", path: `data/CustomerPaymentJournalHeaders(${keyOf({ dataAreaId: this.company, JournalBatchNumber: batch })})`, correlationId: ctx.correlationId });
+    } catch (err) {
+      if (!(err instanceof BusinessError && err.status === 404)) throw err;
+    }
   }
 
   /** Posts the lines the order does not have yet (by line number); a refused line removes the order again. */
@@ -244,19 +326,37 @@ function parseWatermark(watermark: string | undefined): { at: string; id: string
   return { at: new Date(at).toISOString(), id };
 }
 
-/** Fields the infolog names in words, and the entity field each one is. */
-const INFOLOG_FIELDS: [RegExp, string][] = [
-  [/^Customer account /i, "OrderingCustomerAccountNumber"],
-  [/^Item number /i, "ItemNumber"],
-  [/^Sales order \S+ does not exist/i, "SalesOrderNumber"],
-];
+/** Per entity, the fields its infolog names in words, and the entity field each one is (THIN: the sandbox's wording). */
+const INFOLOG_FIELDS: Record<string, [RegExp, string][]> = {
+  SalesOrderHeadersV2: [[/^Customer account /i, "OrderingCustomerAccountNumber"]],
+  SalesOrderLines: [
+    [/^Item number /i, "ItemNumber"],
+    [/^Sales order \S+ does not exist/i, "SalesOrderNumber"],
+  ],
+  CustomerPaymentJournalHeaders: [[/relating table 'Journal names'/i, "JournalName"]],
+  CustomerPaymentJournalLines: [
+    [/for transaction type Customer /i, "AccountDisplayValue"],
+    [/for transaction type Bank /i, "OffsetAccountDisplayValue"],
+    [/^Invoice \S+ is (not an open|already marked)/i, "MarkedInvoice"],
+    [/^The currency /i, "CurrencyCode"],
+    [/in field 'Currency'/i, "CurrencyCode"],
+    [/in field 'Method of payment'/i, "PaymentMethodName"],
+    [/^Journal \S+ /i, "JournalBatchNumber"],
+    [/debit amount or a credit amount/i, "CreditAmount"],
+  ],
+};
+
+/** The entity set a request path names: "data/CustomerPaymentJournalLines(…)" → CustomerPaymentJournalLines. */
+function entityOf(path: string): string | undefined {
+  return /(?:^|\/)data\/(\w+)/.exec(path)?.[1];
+}
 
 /**
  * F&O's OData error as a BusinessError (THIN): the infolog line of `innererror.message` is the message; the
  * field is the one the text names ('Field' must be filled in, field 'Customer group', property 'X'). 5xx, 401,
  * 403 and 429 are left to the default rules (technical; 429 honours Retry-After).
  */
-function classifyFo(response: HttpResponse): BusinessError | undefined {
+function classifyFo(response: HttpResponse, path: string): BusinessError | undefined {
   if (response.status < 400 || response.status >= 500 || response.status === 401 || response.status === 403 || response.status === 429) return undefined;
   const error = (response.body as { error?: { code?: string; message?: string; innererror?: { message?: string; type?: string } } } | undefined)?.error;
   if (!error || typeof error !== "object") return undefined;
@@ -266,8 +366,8 @@ function classifyFo(response: HttpResponse): BusinessError | undefined {
   const field =
     /Field '(\w+)'/.exec(message)?.[1] ??
     /property(?: named)? '(\w+)'/.exec(message)?.[1] ??
-    /in field '([^']+)'/.exec(message)?.[1] ??
-    INFOLOG_FIELDS.find(([pattern]) => pattern.test(message))?.[1];
+    INFOLOG_FIELDS[entityOf(path) ?? ""]?.find(([pattern]) => pattern.test(message))?.[1] ??
+    /in field '([^']+)'/.exec(message)?.[1];
   const type = error.innererror?.type;
   return new BusinessError({
     code: error.code || (type ? type.slice(type.lastIndexOf(".") + 1) : `HTTP_${response.status}`),

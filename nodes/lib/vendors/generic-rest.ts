@@ -9,7 +9,7 @@ import { BusinessError, TechnicalError } from "../resilience/errors";
 import { OAuth2ClientCredentials, apiKeyHeader, basicAuth, bearerToken, type AuthProvider } from "../http/auth";
 import type { HttpResponse } from "../http/client";
 import { CanonicalMapper } from "../mapping/mapping";
-import { ErpAdapterBase, externalIdOf, notOffered, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, notOffered, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export type GenericRestAuth =
@@ -19,17 +19,27 @@ export type GenericRestAuth =
   | { kind: "api-key"; header: string; key: string }
   | { kind: "oauth2"; tokenUrl: string; clientId: string; clientSecret: string; scope?: string };
 
-/** Paths relative to the base URL; {id}, {externalReference}, {externalId}, {invoiceId} are filled in, encoded. */
+/**
+ * Paths relative to the base URL; {id}, {externalReference}, {externalId}, {invoiceId}, {reference}, {since} and
+ * {limit} are filled in, encoded.
+ */
 export interface GenericRestPaths {
   createOrder?: string;
   getOrder?: string;
+  /** GET by {externalReference}: how an order is found again after a lost response (or an idempotency header). */
   findOrder?: string;
   findCustomer?: string;
   createCustomer?: string;
-  /** GET; the query gets `since=<watermark>` and `limit`. */
+  /**
+   * GET of the invoices changed after {since} (the last watermark; empty the first time), oldest change first, at
+   * most {limit}. Without those placeholders the query gets `since=<watermark>&limit=<n>`.
+   */
   listInvoices?: string;
   getInvoice?: string;
+  /** POST, with {invoiceId}. */
   recordPayment?: string;
+  /** GET by {reference} (and {invoiceId}): how a payment is found again after a lost response. */
+  findPayment?: string;
 }
 
 /** JSONata over a response body: where the new id is, where a list's items are. */
@@ -62,12 +72,19 @@ export class GenericRestAdapter extends ErpAdapterBase {
   constructor(private readonly rest: GenericRestOptions) {
     super(rest, {});
     this.system = rest.systemName || "generic-rest";
+    // A create that cannot be found again and carries no idempotency key could be made twice after a lost answer.
+    const { paths } = rest;
+    if (!rest.idempotencyHeader) {
+      if (paths.createOrder && !paths.findOrder) throw new TypeError(`${this.system}: createOrder needs findOrder or an idempotency header, so that an order is never created twice`);
+      if (paths.recordPayment && !paths.findPayment) throw new TypeError(`${this.system}: recordPayment needs findPayment or an idempotency header, so that a payment is never recorded twice`);
+    }
     const { timeoutMs, tls, ...limits } = rest.connection ?? {};
     const auth = rest.auth;
     this.connection = new Connection({
       name: rest.name,
       http: { baseUrl: rest.baseUrl, ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(tls ? { tls } : {}) },
       ...(auth.kind === "none" ? {} : { auth: (http) => authOf(http, auth) }),
+      hooks: { classify: (response, request) => unreadableRepeatable(response, request) },
       ...limits,
     });
   }
@@ -84,7 +101,7 @@ export class GenericRestAdapter extends ErpAdapterBase {
     const found = await find();
     if (found) return { ref: found, created: false };
     const body = await this.map("customerOut", { ...customer, externalId });
-    const post = async (): Promise<CrossRef> => this.refOf((await this.send("POST", this.path("createCustomer", {}), body, `customer-${externalId}`, ctx)).body, "customer");
+    const post = async (): Promise<CrossRef> => this.refOf((await this.send("POST", this.path("createCustomer", {}), body, `customer-${externalId}`, true, ctx)).body, "customer");
     const { value, created } = await this.postOnce(find, post, false);
     return { ref: value, created };
   }
@@ -96,7 +113,7 @@ export class GenericRestAdapter extends ErpAdapterBase {
       const found = (await this.items(await this.get(this.path("findOrder", { externalReference: order.externalReference }), ctx)))[0];
       return found === undefined ? undefined : await this.refOf(found, "order");
     };
-    const post = async (): Promise<CrossRef> => this.refOf((await this.send("POST", this.path("createOrder", {}), body, order.externalReference, ctx)).body, "order");
+    const post = async (): Promise<CrossRef> => this.refOf((await this.send("POST", this.path("createOrder", {}), body, order.externalReference, this.rest.paths.findOrder !== undefined, ctx)).body, "order");
     const { value, created } = await this.postOnce(find, post, ctx.mayExist === true);
     return { order: { ...withRef(order, value), ...(value.number ? { orderNumber: value.number } : {}), status: "accepted" }, created };
   }
@@ -111,13 +128,18 @@ export class GenericRestAdapter extends ErpAdapterBase {
   /** The ERP answers invoices changed after `since` in change order; the watermark is read from the last one. */
   async *listInvoices(watermark: string | undefined, ctx: CallContext & { pageSize?: number }): AsyncGenerator<InvoicePage> {
     const limit = ctx.pageSize ?? 100;
+    const template = this.rest.paths.listInvoices ?? "";
+    const inPath = /\{(since|limit)\}/.test(template);
     let since = watermark;
     for (;;) {
-      const response = await this.connection.request({ method: "GET", path: this.path("listInvoices", {}), query: { since, limit }, correlationId: ctx.correlationId });
+      const path = this.path("listInvoices", { since: since ?? "", limit: String(limit) });
+      const response = await this.connection.request({ method: "GET", path, ...(inPath ? {} : { query: { since, limit } }), correlationId: ctx.correlationId });
       const rows = await this.items(response.body);
       if (rows.length === 0) return;
       const next = await this.select("watermark", "updatedAt", rows[rows.length - 1]);
       if (typeof next !== "string" && typeof next !== "number") throw new TechnicalError({ kind: "protocol", retryable: false, message: `${this.system}: the watermark selector found nothing in the last invoice` });
+      // An ERP that answers "at or after" would hand the same full page back for ever.
+      if (rows.length >= limit && String(next) === since) throw new TechnicalError({ kind: "protocol", retryable: false, message: `${this.system}: a full page of invoices ended on the watermark it started from (${since}); the ERP must answer invoices changed strictly after it, or the page size must grow` });
       since = String(next);
       yield { ...(await this.mapInvoices(rows as Record<string, unknown>[], (r) => String(r.id ?? ""))), watermark: since };
       if (rows.length < limit) return;
@@ -129,12 +151,22 @@ export class GenericRestAdapter extends ErpAdapterBase {
     return record === undefined ? undefined : ((await this.map("invoiceIn", record)) as Invoice);
   }
 
+  /** A payment is money: it is looked up by its reference before it is posted, and again after a lost answer. */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
     const invoiceId = this.ownRef(payment.invoices?.[0]?.refs)?.id;
     if (!invoiceId) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: `the payment's invoice has no ${this.system} id` });
-    const reference = payment.reference ?? externalIdOf(payment, this.system) ?? `${invoiceId}-${payment.paymentDate}`;
-    const response = await this.send("POST", this.path("recordPayment", { invoiceId }), await this.map("paymentOut", payment), `payment-${reference}`, ctx);
-    return { ...withRef(payment, await this.refOf(response.body, "payment")), status: "succeeded" };
+    const reference = payment.reference ?? externalIdOf(payment, this.system);
+    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded once", hint: "set payment.reference (the bank or PSP reference)" });
+    const path = this.path("recordPayment", { invoiceId });
+    const body = await this.map("paymentOut", { ...payment, reference });
+    const find = async (): Promise<CrossRef | undefined> => {
+      if (!this.rest.paths.findPayment) return undefined;
+      const found = (await this.items(await this.get(this.path("findPayment", { reference, invoiceId }), ctx)))[0];
+      return found === undefined ? undefined : await this.refOf(found, "payment");
+    };
+    const post = async (): Promise<CrossRef> => this.refOf((await this.send("POST", path, body, `payment-${reference}`, this.rest.paths.findPayment !== undefined, ctx)).body, "payment");
+    const { value } = await this.postOnce(find, post, this.rest.paths.findPayment !== undefined);
+    return { ...withRef(payment, value), reference, status: "succeeded" };
   }
 
   private path(name: keyof GenericRestPaths, values: Record<string, string>): string {
@@ -146,9 +178,14 @@ export class GenericRestAdapter extends ErpAdapterBase {
     });
   }
 
-  private send(method: "POST", path: string, body: unknown, key: string, ctx: CallContext): Promise<HttpResponse> {
+  /**
+   * A create, with the idempotency header when the ERP takes one. Where the record can also be found again, the
+   * look-up decides after an unknown outcome (the header rides along): an ERP that ignores the header then still
+   * makes one record. Only without a look-up is the header trusted to make a blind re-send safe.
+   */
+  private send(method: "POST", path: string, body: unknown, key: string, findable: boolean, ctx: CallContext): Promise<HttpResponse> {
     const header = this.rest.idempotencyHeader;
-    return this.connection.request({ method, path, body, correlationId: ctx.correlationId, ...(header ? { headers: { [header]: key }, idempotent: true } : {}) });
+    return this.connection.request({ method, path, body, correlationId: ctx.correlationId, ...(header ? { headers: { [header]: key }, idempotent: !findable } : {}) });
   }
 
   private async get(path: string, ctx: CallContext): Promise<unknown> {

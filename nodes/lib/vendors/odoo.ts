@@ -3,14 +3,15 @@
  * named arguments, the API key as bearer, real HTTP errors with `{name, message, arguments}`), or the legacy JSON-RPC
  * (`POST /jsonrpc`, `execute_kw` with database, uid and password or API key; errors as HTTP 200 with
  * `{error: {code, message, data: {name, message}}}`). Odoo has no idempotency key: orders are found by
- * `client_order_ref` and partner, partners by `ref` (the CRM account id), before anything is created again.
+ * `client_order_ref` and partner, partners by `ref` (the CRM account id), payments by their memo (the payment's
+ * reference), before anything is created again.
  * Odoo has no documented rate limit (THIN): only the 429 / Retry-After of a hosting proxy are honoured.
  */
 import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError, UnknownOutcomeError } from "../resilience/errors";
 import { TokenCache, bearerToken } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, notOffered, unreadableRepeatable, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export interface OdooOptions extends ErpAdapterOptions {
@@ -29,6 +30,8 @@ const ORDER_FIELDS = ["name", "partner_id", "client_order_ref", "date_order", "v
 const ORDER_LINE_FIELDS = ["order_id", "sequence", "product_id", "name", "product_uom_qty", "price_unit", "discount", "price_subtotal"];
 const INVOICE_FIELDS = ["name", "move_type", "partner_id", "ref", "invoice_origin", "invoice_date", "invoice_date_due", "state", "payment_state", "currency_id", "amount_untaxed", "amount_tax", "amount_total", "amount_residual", "write_date"];
 const INVOICE_LINE_FIELDS = ["move_id", "sequence", "product_id", "name", "quantity", "price_unit", "discount", "price_subtotal"];
+/** Payment journals: the Register Payment wizard takes only bank and cash journals. */
+const PAYMENT_JOURNAL_TYPES = ["bank", "cash"];
 
 /** One ORM call: named arguments, and the records it runs on (for write, read, action_…). */
 interface OrmCall {
@@ -46,6 +49,10 @@ export class OdooAdapter extends ErpAdapterBase {
   /** JSON-RPC: the uid `common.authenticate` gave for the login (renewed once when Odoo refuses it). */
   private readonly uid: TokenCache<number>;
   private rpcId = 0;
+  /** account.payment's memo and invoice-link fields, which changed in Odoo 18; asked once with fields_get. */
+  private paymentFieldNames?: Promise<PaymentFields>;
+  /** Journal ids by the setting that named them (an id or a code). */
+  private readonly journals = new Map<string, number>();
 
   constructor(private readonly odoo: OdooOptions) {
     super(odoo, {
@@ -53,6 +60,7 @@ export class OdooAdapter extends ErpAdapterBase {
       orderIn: "odoo-saleorder-to-salesorder",
       customerOut: "customer-to-odoo-partner",
       invoiceIn: "odoo-invoice-to-invoice",
+      paymentOut: "payment-to-odoo-payment",
     });
     if (odoo.protocol !== "json2" && odoo.protocol !== "jsonrpc") throw new TypeError(`Odoo protocol must be json2 or jsonrpc, got ${JSON.stringify(odoo.protocol)}`);
     if (odoo.protocol === "jsonrpc" && !odoo.login) throw new TypeError("Odoo JSON-RPC needs the login");
@@ -145,11 +153,63 @@ export class OdooAdapter extends ErpAdapterBase {
   }
 
   /**
-   * THIN: registering a payment goes through account.payment (or the account.payment.register wizard) and
-   * reconciliation, which the wire material does not cover and the sandbox does not model; not offered yet.
+   * Registers a customer payment against one posted customer invoice with Odoo's Register Payment wizard
+   * (account.payment.register created with context active_model = account.move, active_ids = [invoice], then
+   * action_create_payments), which creates, posts and reconciles the account.payment as the UI's button does.
+   * Odoo has no idempotency key: the payment's reference is its memo, and the payment is looked up by it before
+   * the wizard runs and again after an unknown outcome; a memo already paying another invoice is refused, so one
+   * reference never pays twice. The journal is extensions.odoo.journal or the connection's order defaults'
+   * paymentJournal (a bank or cash journal's id or code; left out, Odoo's default). THIN: the wizard's fields
+   * (communication, journal_id, currency_id, amount, payment_date) are the same in Odoo 17 to 19, but account.payment
+   * keeps the memo in `ref` up to 17 and in `memo` from 18 on, and links its invoices in `invoice_ids` from 18 on
+   * (`reconciled_invoice_ids` before): the adapter asks fields_get which it has. Whether a paid invoice reads
+   * paid or in_payment depends on the journal's outstanding receipts account [~].
    */
-  recordPayment(_payment: Payment, _ctx: CallContext): Promise<Payment> {
-    return Promise.reject(notOffered(this.system, "record payment"));
+  async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
+    const invoices = payment.invoices ?? [];
+    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
+    const invoiceId = Number(this.ownRef(invoices[0]!.refs)?.id);
+    if (!Number.isInteger(invoiceId) || invoiceId <= 0) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Odoo account.move id", hint: "put the invoice's {system: \"odoo\", id} in invoices[0].refs" });
+    const reference = payment.reference ?? externalIdOf(payment, this.system);
+    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded exactly once", hint: "set reference (the bank or PSP transaction id); it becomes the Odoo payment's memo" });
+    if (!(Number(payment.amount.amount) > 0)) throw new BusinessError({ code: "INVALID_AMOUNT", field: "amount.amount", message: `a payment's amount must be more than zero, got ${payment.amount.amount}`, hint: "a refund is a credit note in Odoo, not a negative payment" });
+    const [invoice] = await this.searchRead("account.move", [["id", "=", invoiceId], ["move_type", "=", "out_invoice"]], ["name", "partner_id", "state", "currency_id"], ctx, { limit: 1 });
+    if (!invoice) throw new BusinessError({ code: "NOT_FOUND", field: "invoices[0].refs", message: `no Odoo customer invoice (account.move, out_invoice) with id ${invoiceId}` });
+    const names = await this.paymentFields(ctx);
+    const find = async (): Promise<Record<string, unknown> | undefined> => {
+      const found = await this.searchRead("account.payment", [[names.memo, "=", reference], ["payment_type", "=", "inbound"]], ["name", "state", "partner_id", ...names.invoices], ctx, { order: "id", limit: 10 });
+      const linked = (p: Record<string, unknown>): number[] => names.invoices.flatMap((f) => (Array.isArray(p[f]) ? (p[f] as number[]) : []));
+      const mine = found.find((p) => linked(p).includes(invoiceId)) ?? found.find((p) => linked(p).length === 0 && idOf(p.partner_id) === idOf(invoice.partner_id));
+      if (mine) return mine;
+      if (found.length) throw new BusinessError({ code: "DUPLICATE_REFERENCE", field: "reference", message: `the Odoo payment ${String(found[0]!.name)} already has the memo ${JSON.stringify(reference)} and pays another invoice or customer`, hint: "a reference records one payment on one invoice; give this payment its own reference" });
+      return undefined;
+    };
+    const ext = (payment.extensions?.[SYSTEM] ?? {}) as Record<string, unknown>;
+    const journalId = await this.journalOf(ext.journal ?? this.options.orderDefaults?.paymentJournal, ctx);
+    const currencyId = await this.currencyOf(payment.amount.currency, invoice, ctx);
+    const vals = await this.map("paymentOut", { ...payment, reference, extensions: { ...payment.extensions, [SYSTEM]: { ...ext, ...(journalId ? { journalId } : {}), currencyId } } });
+    const post = async (): Promise<Record<string, unknown>> => {
+      const wizard = await this.create("account.payment.register", vals, ctx, { active_model: "account.move", active_ids: [invoiceId] });
+      const action = await this.call({ model: "account.payment.register", method: "action_create_payments", ids: [wizard], write: true }, ctx);
+      const registered = await find();
+      if (registered) return registered;
+      // The wizard ran (its action names the payment) but the memo does not find it: a repost would pay twice.
+      const id = (action as { res_id?: unknown } | null)?.res_id;
+      throw new TechnicalError({ kind: "protocol", retryable: false, message: `odoo: the payment${Number.isInteger(id) ? ` account.payment(${String(id)})` : ""} was registered on invoice ${invoiceId} but is not found by its memo ${JSON.stringify(reference)}; do not replay this message before checking the invoice in Odoo` });
+    };
+    // A payment is money: always look for it by its reference before registering.
+    const { value, created } = await this.postOnce(find, post, true);
+    const [after] = await this.read("account.move", [invoiceId], ["payment_state", "amount_residual", "currency_id"], ctx);
+    const invoicePaymentState = String(after?.payment_state ?? "");
+    return {
+      ...withRef(payment, { system: this.system, id: String(value.id), type: "account.payment", number: String(value.name) }),
+      reference,
+      status: PAYMENT_STATUS[String(value.state)] ?? "pending",
+      extensions: {
+        ...payment.extensions,
+        [SYSTEM]: { ...ext, created, paymentState: value.state, invoicePaymentState, invoiceStatus: INVOICE_STATUS[invoicePaymentState] ?? "open", invoiceAmountDue: { amount: String(after?.amount_residual ?? ""), currency: Array.isArray(after?.currency_id) ? String(after.currency_id[1]) : "" } },
+      },
+    };
   }
 
   /** Confirms a quotation once: after an unknown outcome, the order's state says whether it took. */
@@ -162,6 +222,40 @@ export class OdooAdapter extends ErpAdapterBase {
       if (record?.state === "sale") return;
       await this.call({ model: "sale.order", method: "action_confirm", ids: [id], write: true }, ctx);
     }
+  }
+
+  /** Which account.payment fields hold the memo and the paid invoices on this server (Odoo 18 renamed them). */
+  private paymentFields(ctx: CallContext): Promise<PaymentFields> {
+    this.paymentFieldNames ??= this.call({ model: "account.payment", method: "fields_get", args: { attributes: ["type"] } }, ctx).then((result) => {
+      const fields = result && typeof result === "object" ? (result as Record<string, unknown>) : {};
+      return { memo: "memo" in fields ? "memo" : "ref", invoices: ["invoice_ids", "reconciled_invoice_ids"].filter((f) => f in fields) };
+    });
+    return this.paymentFieldNames.catch((err: unknown) => {
+      this.paymentFieldNames = undefined;
+      throw err;
+    });
+  }
+
+  /** The bank or cash journal a setting names by id or code; none set: undefined (Odoo picks its default). */
+  private async journalOf(setting: unknown, ctx: CallContext): Promise<number | undefined> {
+    if (setting === undefined || setting === null || setting === "") return undefined;
+    const key = String(setting).trim();
+    const known = this.journals.get(key);
+    if (known !== undefined) return known;
+    const byId = /^\d+$/.test(key);
+    const [journal] = await this.searchRead("account.journal", [[byId ? "id" : "code", "=", byId ? Number(key) : key], ["type", "in", PAYMENT_JOURNAL_TYPES]], ["id", "code"], ctx, { limit: 1 });
+    if (!journal) throw new BusinessError({ code: "JOURNAL_NOT_FOUND", field: "journal_id", message: `no Odoo bank or cash journal with ${byId ? "id" : "code"} ${JSON.stringify(key)}`, hint: "set extensions.odoo.journal (or the connection's order defaults paymentJournal) to a bank or cash journal's code or id" });
+    this.journals.set(key, Number(journal.id));
+    return Number(journal.id);
+  }
+
+  /** The payment currency's res.currency id: the invoice's own, or an active currency by its ISO code. */
+  private async currencyOf(code: string, invoice: Record<string, unknown>, ctx: CallContext): Promise<number> {
+    const own = invoice.currency_id;
+    if (Array.isArray(own) && own[1] === code) return Number(own[0]);
+    const [currency] = await this.searchRead("res.currency", [["name", "=", code]], ["id"], ctx, { limit: 1 });
+    if (!currency) throw new BusinessError({ code: "CURRENCY_NOT_ACTIVE", field: "currency_id", message: `the payment's currency ${code} is not an active currency in Odoo`, hint: "activate the currency in Odoo's accounting settings, or record the payment in the invoice's currency" });
+    return Number(currency.id);
   }
 
   /** Canonical lines with the Odoo product id in each product's refs, looked up by SKU (default_code). */
@@ -195,8 +289,8 @@ export class OdooAdapter extends ErpAdapterBase {
     return Array.isArray(result) ? (result as Record<string, unknown>[]) : [];
   }
 
-  private async create(model: string, vals: Record<string, unknown>, ctx: CallContext): Promise<number> {
-    const result = await this.call({ model, method: "create", args: { vals_list: [vals] }, write: true }, ctx);
+  private async create(model: string, vals: Record<string, unknown>, ctx: CallContext, context?: Record<string, unknown>): Promise<number> {
+    const result = await this.call({ model, method: "create", args: { vals_list: [vals], ...(context ? { context } : {}) }, write: true }, ctx);
     const id = Array.isArray(result) ? result[0] : result;
     if (!Number.isInteger(id)) throw new UnknownOutcomeError({ kind: "protocol", message: `${model}.create answered ${JSON.stringify(result)?.slice(0, 80)}, not the new id; the record may have been created` });
     return id as number;
@@ -237,6 +331,21 @@ export class OdooAdapter extends ErpAdapterBase {
 interface Line {
   product?: { sku?: string; refs?: CrossRef[] };
   [field: string]: unknown;
+}
+
+interface PaymentFields {
+  memo: "memo" | "ref";
+  invoices: string[];
+}
+
+/** account.payment states (17: draft / posted / cancel; 18+: draft / in_process / paid / canceled / rejected). */
+const PAYMENT_STATUS: Record<string, "pending" | "succeeded" | "failed"> = { draft: "pending", posted: "succeeded", in_process: "succeeded", paid: "succeeded", cancel: "failed", canceled: "failed", rejected: "failed" };
+/** The invoice's payment_state as the canonical Invoice status (as odoo-invoice-to-invoice maps it). */
+const INVOICE_STATUS: Record<string, string> = { paid: "paid", in_payment: "paid", partial: "partially-paid", not_paid: "open", reversed: "void" };
+
+/** The id of a many2one as Odoo reads it ([id, name] or false). */
+function idOf(value: unknown): number | undefined {
+  return Array.isArray(value) && Number.isInteger(value[0]) ? (value[0] as number) : undefined;
 }
 
 function protocolError(message: string): TechnicalError {
@@ -285,8 +394,16 @@ function classifyOdoo(response: HttpResponse): BusinessError | TechnicalError | 
  * for a missing record, the model it was looked for in ("Record: res.partner(9999,)").
  */
 function fieldOf(message: string): string | undefined {
-  return /\nField: [^(\n]*\((\w+)\)/.exec(message)?.[1] ?? /Invalid field '?([\w.]+)'?/.exec(message)?.[1] ?? /Wrong value for [\w.]*?\.(\w+):/.exec(message)?.[1] ?? /\(Record: ([\w.]+)\(/.exec(message)?.[1];
+  return /\nField: [^(\n]*\((\w+)\)/.exec(message)?.[1] ?? /Invalid field '?([\w.]+)'?/.exec(message)?.[1] ?? /Wrong value for [\w.]*?\.(\w+):/.exec(message)?.[1] ?? /\(Record: ([\w.]+)\(/.exec(message)?.[1] ?? PAYMENT_MESSAGES.find(([re]) => re.test(message))?.[1];
 }
+
+/** The Register Payment wizard's refusals name no field; these are the fields they are about. */
+const PAYMENT_MESSAGES: [RegExp, string][] = [
+  [/register payment for posted journal entries/, "state"],
+  [/nothing left to pay/, "amount_residual"],
+  [/payment amount cannot be negative|payment of zero/, "amount"],
+  [/bank or cash journal/, "journal_id"],
+];
 
 function parseWatermark(watermark: string | undefined): { at: string; id: number } | undefined {
   if (!watermark) return undefined;
