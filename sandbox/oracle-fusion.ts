@@ -592,8 +592,9 @@ export async function start(options: OracleFusionOptions = {}): Promise<RunningS
     const isDay = (v: unknown) => typeof v === "string" && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v));
 
     /** A resource's attributes as ADF answers them: every attribute (null when unset), or those `fields` names. */
-    const pick = (req: SandboxRequest, fields: Record<string, Kind>, r: StoredRecord): Record<string, unknown> => {
-      const wanted = req.query.get("fields")?.split(",").map((f) => f.trim()).filter(Boolean);
+    const pick = (req: SandboxRequest | undefined, fields: Record<string, Kind>, r: StoredRecord): Record<string, unknown> => {
+      // `fields` names the resource's own attributes (req given); a child's rows are answered whole (no req).
+      const wanted = req?.query.get("fields")?.split(",").map((f) => f.trim()).filter(Boolean);
       for (const f of wanted ?? []) if (!fields[f]) throw fail(400, `URL request parameter fields with value ${f} isn't valid.`); // THIN
       const out: Record<string, unknown> = {};
       for (const f of wanted ?? Object.keys(fields)) out[f] = r[f] ?? null;
@@ -620,10 +621,8 @@ export async function start(options: OracleFusionOptions = {}): Promise<RunningS
     const presentInvoice = (req: SandboxRequest, r: StoredRecord): Record<string, unknown> => {
       const out = pick(req, INVOICE_FIELDS, r);
       const children = expanded(req, INVOICE_CHILDREN);
-      if (children.has("receivablesInvoiceLines")) out.receivablesInvoiceLines = (r.lines as StoredRecord[]).map((l) => pick(req, INVOICE_LINE_FIELDS, l));
-      if (children.has("receivablesInvoiceInstallments")) out.receivablesInvoiceInstallments = (r.installments as StoredRecord[]).map((i) => pick(req, INSTALLMENT_FIELDS, i));
-      // `fields` names header attributes; a child's attributes are answered whole.
-      if (req.query.get("fields")) for (const c of children) out[c] = (c === "receivablesInvoiceLines" ? (r.lines as StoredRecord[]).map((l) => ({ ...l })) : (r.installments as StoredRecord[]).map((i) => ({ ...i })));
+      if (children.has("receivablesInvoiceLines")) out.receivablesInvoiceLines = (r.lines as StoredRecord[]).map((l) => pick(undefined, INVOICE_LINE_FIELDS, l));
+      if (children.has("receivablesInvoiceInstallments")) out.receivablesInvoiceInstallments = (r.installments as StoredRecord[]).map((i) => pick(undefined, INSTALLMENT_FIELDS, i));
       return withLinks(req, out, invoiceUrl(req, r), INVOICES, INVOICE_CHILDREN);
     };
     const mustFindInvoice = (id: string): StoredRecord => {

@@ -183,6 +183,10 @@ test("receivablesInvoices: seeded, paged, filtered with the row-match q, sorted,
   assert.deepEqual(one.json.receivablesInvoiceLines.map((l) => [l.ItemNumber, l.Quantity, l.LineAmount, l.SalesOrder]), [["GAD-2", 4, 600, "84001"], ["WID-1", 10, 99.95, "84001"]]);
   assert.deepEqual([one.json.receivablesInvoiceInstallments[0].InstallmentBalanceDue, one.json.receivablesInvoiceInstallments[0].InstallmentStatus], [699.95, "Open"]);
   assert.ok(one.json.links.some((l) => l.rel === "child" && l.name === "receivablesInvoiceLines"));
+  const slim = await fu("GET", `${INV}/${first.CustomerTransactionId}?onlyData=true&fields=CustomerTransactionId,TransactionNumber&expand=receivablesInvoiceLines`);
+  assert.deepEqual(Object.keys(slim.json), ["CustomerTransactionId", "TransactionNumber", "receivablesInvoiceLines"]);
+  assert.equal(slim.json.receivablesInvoiceLines[1].ItemNumber, "WID-1", "a child's rows come whole");
+  adfFailed(await fu("GET", `${INV}?fields=Nope`), 400, /fields/);
   const lines = await fu("GET", `${INV}/${first.CustomerTransactionId}/child/receivablesInvoiceLines`);
   assert.equal(lines.json.count, 2);
   adfFailed(await fu("GET", `${INV}/300000299999`), 404, /doesn't exist/);
