@@ -66,7 +66,7 @@ const ADDED = {
     limit: "THIN: none published; bench: 10 concurrent",
     def: () => ({ system: "oracle-fusion", fusionAuth: "basic", orderDefaults: JSON.stringify({ businessUnitName: "Vision Operations" }) }),
     creds: (d) => ({ user: d.username, password: d.password }),
-    // Order Hub creates no customers: the orders name a party the sandbox has.
+    // The orders name a party the sandbox has, so the run measures orders alone (ensure customer is not benched).
     customerRef: { system: "oracle-fusion", id: "C-1001" },
     defaultsName: "ORACLE_FUSION_DEFAULTS", orderType: "salesOrdersForOrderHub", refOf: (r) => r.SourceTransactionId,
   },

@@ -109,12 +109,13 @@ async function seedMissing(url, type, has, record) {
   for (const [sku, price] of Object.entries(SKUS)) if (!known.some((r) => has(r, sku))) await seed(url, type, record(sku, Number(price)));
 }
 
-/** Oracle Fusion Order Hub creates no customers: its orders name a party the sandbox has (Globex GmbH). */
-const FUSION_PARTY = "C-1001";
+/** The Oracle Fusion sandbox's seeded customer accounts by party; accounts of other parties are seeded as A-<party>. */
+const FUSION_ACCOUNTS = { "C-1001": "1001", "C-1002": "1002" };
+const fusionAccounts = new Set();
 
 /**
  * One ERP sandbox: `prepare()` adds what orders need (items by SKU), `orders()` lists sales orders as
- * {id, externalReference, customer}, `invoice(orderId)` (NetSuite and SAP) bills one and returns {id, total, currency}. `customer` is,
+ * {id, externalReference, customer}, `invoice(orderId)` (NetSuite, SAP and Oracle Fusion) bills one and returns {id, total, currency}. `customer` is,
  * for an ERP that creates no customers, the one the CRM account must already be linked to ({system, id}).
  */
 function erp(system, url) {
@@ -136,11 +137,25 @@ function erp(system, url) {
   }
   if (system === "oracle-fusion") {
     return {
-      // Its products (WID-1, GAD-2, SUP-12) and parties are fixed in the sandbox; its control plane seeds orders only.
+      // Its products (WID-1, GAD-2, SUP-12) are fixed in the sandbox; customers are parties ensure customer creates.
       async prepare() {},
-      customer: { system, id: FUSION_PARTY },
       async orders() {
         return (await records(url, "salesOrdersForOrderHub")).map((o) => ({ id: String(o.HeaderId), number: o.OrderNumber, externalReference: o.SourceTransactionId, customer: o.BuyingPartyNumber }));
+      },
+      /** A Receivables invoice billing the order's lines to a customer account of its buying party (made here when missing). */
+      async invoice(orderId, { paid = false } = {}) {
+        const so = (await records(url, "salesOrdersForOrderHub")).find((o) => String(o.HeaderId) === String(orderId));
+        if (!so) throw new Error(`no Oracle Fusion order ${orderId}`);
+        const account = FUSION_ACCOUNTS[so.BuyingPartyNumber] ?? `A-${so.BuyingPartyNumber}`;
+        if (!FUSION_ACCOUNTS[so.BuyingPartyNumber] && !fusionAccounts.has(account)) {
+          await seed(url, "customerAccounts", { AccountNumber: account, PartyNumber: so.BuyingPartyNumber }).catch((err) => {
+            if (!/exists/.test(err.message)) throw err;
+          });
+          fusionAccounts.add(account);
+        }
+        const lines = so.lines.map((l) => ({ ItemNumber: l.ProductNumber, Quantity: l.OrderedQuantity, UnitSellingPrice: l.UnitSellingPrice, SalesOrder: so.OrderNumber ?? undefined }));
+        const inv = (await seed(url, "receivablesInvoices", { BillToCustomerNumber: account, InvoiceCurrencyCode: so.TransactionalCurrencyCode, BusinessUnit: so.BusinessUnitName, PurchaseOrder: so.CustomerPONumber ?? undefined, receivablesInvoiceLines: lines, paid }))[0];
+        return { id: String(inv.CustomerTransactionId), total: Number(inv.EnteredAmount).toFixed(2), currency: inv.InvoiceCurrencyCode };
       },
     };
   }
@@ -291,7 +306,7 @@ function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsu
   }
   if (erpSystem === "oracle-fusion") {
     const d = sandbox("oracle-fusion").ORACLE_FUSION_DEFAULTS;
-    Object.assign(env, { ERP_CLIENT_ID: d.username, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ businessUnitName: "Vision Operations" }) });
+    Object.assign(env, { ERP_CLIENT_ID: d.username, ERP_CLIENT_SECRET: d.password, ERP_ORDER_DEFAULTS: JSON.stringify({ businessUnitName: "Vision Operations", receiptMethod: "Manual", remittanceBankAccountNumber: "10271-17621-619" }) });
   }
   if (erpSystem === "acumatica") {
     const d = sandbox("acumatica").ACUMATICA_DEFAULTS;

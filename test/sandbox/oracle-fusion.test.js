@@ -162,3 +162,81 @@ test("no published rate limit: off by default, 429 when lowered; faults in the A
   const listRoute = Object.entries(stats.routes).find(([key]) => key.startsWith("GET") && key.endsWith("salesOrdersForOrderHub$/"));
   assert.deepEqual(listRoute[1].statuses, { 200: 5, 429: 1, 503: 1 });
 });
+
+const INV = `${R}/receivablesInvoices`;
+const RCPT = `${R}/standardReceipts`;
+const ORG = "/crmRestApi/resources/11.13.18.05/hubOrganizations";
+const ACTION = { "content-type": "application/vnd.oracle.adf.action+json" };
+const receipt = (number, extra = {}) => ({ ReceiptNumber: number, ReceiptMethod: "Manual", BusinessUnit: "Vision Operations", Amount: "100.00", Currency: "EUR", RemittanceBankAccountNumber: "10271-17621-619", CustomerAccountNumber: "1001", ...extra });
+
+test("receivablesInvoices: seeded, paged, filtered with the row-match q, sorted, lines and installments expanded; a missing one is 404", async () => {
+  const all = await fu("GET", `${INV}?onlyData=true&limit=2&orderBy=LastUpdateDate:asc,CustomerTransactionId:asc`);
+  assert.deepEqual([all.status, all.json.count, all.json.hasMore], [200, 2, true]);
+  const [first, second] = all.json.items;
+  assert.deepEqual([first.BillToCustomerNumber, first.InvoiceCurrencyCode, first.EnteredAmount, first.InvoiceBalanceAmount, first.InvoiceStatus], ["1001", "EUR", 699.95, 699.95, "Complete"]);
+  assert.equal(first.receivablesInvoiceLines, undefined, "children only when expanded");
+  const after = `(LastUpdateDate > '${second.LastUpdateDate}') or (LastUpdateDate = '${second.LastUpdateDate}' and CustomerTransactionId > ${second.CustomerTransactionId})`;
+  const rest = await fu("GET", `${INV}?onlyData=true&q=${encodeURIComponent(after)}&orderBy=LastUpdateDate:asc,CustomerTransactionId:asc`);
+  assert.deepEqual(rest.json.items.map((i) => i.BillToCustomerNumber), ["1002"]);
+  assert.equal(rest.json.hasMore, false);
+  const one = await fu("GET", `${INV}/${first.CustomerTransactionId}?expand=receivablesInvoiceLines,receivablesInvoiceInstallments`);
+  assert.deepEqual(one.json.receivablesInvoiceLines.map((l) => [l.ItemNumber, l.Quantity, l.LineAmount, l.SalesOrder]), [["GAD-2", 4, 600, "84001"], ["WID-1", 10, 99.95, "84001"]]);
+  assert.deepEqual([one.json.receivablesInvoiceInstallments[0].InstallmentBalanceDue, one.json.receivablesInvoiceInstallments[0].InstallmentStatus], [699.95, "Open"]);
+  assert.ok(one.json.links.some((l) => l.rel === "child" && l.name === "receivablesInvoiceLines"));
+  const slim = await fu("GET", `${INV}/${first.CustomerTransactionId}?onlyData=true&fields=CustomerTransactionId,TransactionNumber&expand=receivablesInvoiceLines`);
+  assert.deepEqual(Object.keys(slim.json), ["CustomerTransactionId", "TransactionNumber", "receivablesInvoiceLines"]);
+  assert.equal(slim.json.receivablesInvoiceLines[1].ItemNumber, "WID-1", "a child's rows come whole");
+  adfFailed(await fu("GET", `${INV}?fields=Nope`), 400, /fields/);
+  const lines = await fu("GET", `${INV}/${first.CustomerTransactionId}/child/receivablesInvoiceLines`);
+  assert.equal(lines.json.count, 2);
+  adfFailed(await fu("GET", `${INV}/300000299999`), 404, /doesn't exist/);
+  adfFailed(await fu("GET", `${INV}?q=${encodeURIComponent("(LastUpdateDate > '2026-01-01'")}`), 400, /parameter q/);
+  adfFailed(await fu("GET", `${INV}?q=Nope=1`), 400, /parameter q/);
+  adfFailed(await fu("GET", `${INV}?expand=lines`), 400, /expand/);
+});
+
+test("standardReceipts: create, find by ReceiptNumber, applyReceipt once to an installment (balance and State follow), rejections name the attribute", async () => {
+  const inv = (await fu("GET", `${INV}?onlyData=true&expand=receivablesInvoiceInstallments&limit=1`)).json.items[0];
+  const schedule = inv.receivablesInvoiceInstallments[0].InstallmentId;
+  const r = await fu("POST", RCPT, receipt("SKR_1"));
+  assert.equal(r.status, 201);
+  assert.deepEqual([r.json.Amount, r.json.UnappliedAmount, r.json.State, r.json.CustomerName], ["100.00", "100.00", "Unapplied", "Globex GmbH"]);
+  const found = await fu("GET", `${RCPT}?q=${encodeURIComponent("ReceiptNumber='SKR_1'")}`);
+  assert.deepEqual(found.json.items.map((x) => x.StandardReceiptId), [r.json.StandardReceiptId]);
+  const applyPath = `${RCPT}/${r.json.StandardReceiptId}/action/applyReceipt`;
+  assert.equal((await fu("POST", applyPath, { amountApplied: 60, appliedPaymentScheduleId: schedule })).status, 415, "actions take the ADF action media type");
+  const applied = await fu("POST", applyPath, { amountApplied: 60, appliedPaymentScheduleId: schedule, calledFrom: "test" }, ACTION);
+  assert.equal(applied.status, 200);
+  assert.match(applied.json.result, /^\d+$/);
+  const now = await fu("GET", `${RCPT}/${r.json.StandardReceiptId}`);
+  assert.deepEqual([now.json.UnappliedAmount, now.json.State], ["40.00", "Partially Applied"]);
+  assert.equal((await fu("GET", `${INV}/${inv.CustomerTransactionId}`)).json.InvoiceBalanceAmount, 639.95);
+  adfFailed(await fu("POST", applyPath, { amountApplied: 50, appliedPaymentScheduleId: schedule }, ACTION), 400, /amountApplied .* exceeds the unapplied amount/);
+  adfFailed(await fu("POST", applyPath, { amountApplied: 5, appliedPaymentScheduleId: 1 }, ACTION), 400, /attribute appliedPaymentScheduleId/);
+  adfFailed(await fu("POST", RCPT, receipt("SKR_1")), 400, /already exists/);
+  adfFailed(await fu("POST", RCPT, receipt("SKR_2", { ReceiptMethod: "Barter" })), 400, /attribute ReceiptMethod/);
+  adfFailed(await fu("POST", RCPT, receipt("SKR_2", { RemittanceBankAccountNumber: undefined })), 400, /RemittanceBankAccountNumber .*required/);
+  adfFailed(await fu("POST", RCPT, receipt("SKR_2", { CustomerAccountNumber: "9999" })), 400, /attribute CustomerAccountNumber/);
+  adfFailed(await fu("POST", RCPT, receipt("SKR_2", { UnappliedAmount: "1" })), 400, /read only/);
+  const other = await fu("POST", RCPT, receipt("SKR_3", { CustomerAccountNumber: "1002" }));
+  adfFailed(await fu("POST", `${RCPT}/${other.json.StandardReceiptId}/action/applyReceipt`, { appliedPaymentScheduleId: schedule }, ACTION), 400, /doesn't belong to the receipt's customer/);
+  const records = await control.records(sb.url, "standardReceipts");
+  assert.equal(records.find((x) => x.ReceiptNumber === "SKR_1").applications.length, 1, "record inspection shows the applications");
+});
+
+test("hubOrganizations: create with a source system reference, find by it, refuse a taken one or an unknown source system; Order Hub buys for the new party", async () => {
+  const r = await fu("POST", ORG, { OrganizationName: "Initech", PartyUsageCode: "CUSTOMER", SourceSystemReference: [{ SourceSystem: "SFDC", SourceSystemReferenceValue: "001A" }] });
+  assert.equal(r.status, 201);
+  assert.match(r.json.PartyNumber, /^CDRM_\d+$/);
+  assert.deepEqual([r.json.SourceSystem, r.json.SourceSystemReferenceValue, r.json.Status], [null, null, "A"]);
+  const q = encodeURIComponent("SourceSystem='SFDC' and SourceSystemReferenceValue='001A'");
+  const found = await fu("GET", `${ORG}?q=${q}&fields=PartyId,PartyNumber&onlyData=true`);
+  assert.deepEqual(found.json.items, [{ PartyId: r.json.PartyId, PartyNumber: r.json.PartyNumber }]);
+  assert.equal((await fu("GET", `${ORG}?q=${encodeURIComponent("SourceSystem='KEELSON' and SourceSystemReferenceValue='001A'")}`)).json.count, 0);
+  assert.equal((await fu("GET", `${ORG}/${r.json.PartyNumber}?expand=SourceSystemReference`)).json.SourceSystemReference[0].SourceSystemReferenceValue, "001A");
+  adfFailed(await fu("POST", ORG, { OrganizationName: "Initech 2", SourceSystemReference: [{ SourceSystem: "SFDC", SourceSystemReferenceValue: "001A" }] }), 400, /already exists/);
+  adfFailed(await fu("POST", ORG, { OrganizationName: "Initech 3", SourceSystemReference: [{ SourceSystem: "NOPE", SourceSystemReferenceValue: "001B" }] }), 400, /attribute SourceSystem/);
+  adfFailed(await fu("POST", ORG, { SourceSystemReference: [] }), 400, /OrganizationName .*required/);
+  const o = await fu("POST", H, order("R13_NEW", { BuyingPartyNumber: r.json.PartyNumber }));
+  assert.deepEqual([o.status, o.json.BuyingPartyName], [201, "Initech"]);
+});
