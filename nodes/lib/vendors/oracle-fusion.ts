@@ -25,7 +25,7 @@ import { Connection } from "../resilience/connection";
 import { BusinessError, TechnicalError } from "../resilience/errors";
 import { OAuth2ClientCredentials, basicAuth } from "../http/auth";
 import type { HttpResponse } from "../http/client";
-import { ErpAdapterBase, externalIdOf, unreadableRepeatable, unsupported, withRef } from "./erp-base";
+import { ErpAdapterBase, externalIdOf, unreadableRepeatable, withRef } from "./erp-base";
 import type { CallContext, CreateOrderContext, CrossRef, Customer, ErpAdapterOptions, Invoice, InvoicePage, OrderOutcome, Payment, SalesOrder } from "./erp";
 
 export type OracleFusionAuth =
@@ -187,12 +187,9 @@ export class OracleFusionAdapter extends ErpAdapterBase {
    * unapplied amount before it is sent (again), so a lost answer makes neither twice.
    */
   async recordPayment(payment: Payment, ctx: CallContext): Promise<Payment> {
-    const invoices = payment.invoices ?? [];
-    if (invoices.length !== 1) throw unsupported(this.system, "a payment applied to other than exactly one invoice");
-    const invoiceId = this.ownRef(invoices[0]!.refs)?.id;
-    if (!invoiceId || !/^\d+$/.test(invoiceId)) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Oracle Fusion CustomerTransactionId", hint: 'put the invoice\'s {system: "oracle-fusion", id: <CustomerTransactionId>} in invoices[0].refs' });
-    const reference = payment.reference ?? externalIdOf(payment, this.system);
-    if (!reference) throw new BusinessError({ code: "NO_EXTERNAL_ID", field: "reference", message: "a payment needs a reference to be recorded once", hint: "set payment.reference (the bank or PSP reference); it becomes the ReceiptNumber" });
+    const { invoiceId, reference } = this.paymentTarget(payment, "Oracle Fusion CustomerTransactionId");
+    const invoices = payment.invoices!;
+    if (!/^\d+$/.test(invoiceId)) throw new BusinessError({ code: "INVOICE_NOT_LINKED", field: "invoices[0].refs", message: "the payment's invoice has no Oracle Fusion CustomerTransactionId", hint: 'put the invoice\'s {system: "oracle-fusion", id: <CustomerTransactionId>} in invoices[0].refs' });
     const applied = Number(invoices[0]!.amount?.amount ?? payment.amount.amount);
     if (!(applied > 0) || applied > Number(payment.amount.amount) + CENT) throw new BusinessError({ code: "INVALID_AMOUNT", field: "invoices[0].amount", message: `the amount applied to the invoice (${String(invoices[0]!.amount?.amount)}) must be positive and at most the payment's ${payment.amount.amount}` });
     const invoice = await this.invoice(invoiceId, ctx, "receivablesInvoiceInstallments");
