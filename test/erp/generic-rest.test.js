@@ -262,7 +262,8 @@ test("generic REST: payment refusals are business rejections naming the field; b
   await assert.rejects(a.recordPayment(payment("INV-NOPE", `B-${kit.tag()}`), {}), (err) => err instanceof BusinessError && err.status === 404);
   const before = (await control.records(sb.url, "payments")).length;
   await assert.rejects(a.recordPayment(payment(inv), {}), (err) => err instanceof BusinessError && err.code === "NO_EXTERNAL_ID" && err.field === "reference");
-  await assert.rejects(a.recordPayment({ ...payment(inv, "B-X"), invoices: [] }, {}), (err) => err instanceof BusinessError && err.code === "INVOICE_NOT_LINKED");
+  await assert.rejects(a.recordPayment({ ...payment(inv, "B-X"), invoices: [] }, {}), (err) => err instanceof BusinessError && err.code === "UNSUPPORTED");
+  await assert.rejects(a.recordPayment({ ...payment(inv, "B-X"), invoices: [{ refs: [{ system: "netsuite", id: "7" }], amount: { amount: "1.00", currency: "EUR" } }] }, {}), (err) => err instanceof BusinessError && err.code === "INVOICE_NOT_LINKED" && err.field === "invoices[0].refs");
   assert.equal((await control.records(sb.url, "payments")).length, before);
 });
 
