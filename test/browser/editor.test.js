@@ -7,7 +7,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { startNodeRed } = require("../support/nodered");
-const { openEditor, keepScreenshot, userDirWithPackage } = require("../support/browser");
+const { openEditor, showKeelsonSidebar, keepScreenshot, userDirWithPackage } = require("../support/browser");
 const net = require("node:net");
 const erp = require("../erp/support");
 const salesforce = require("../../dist/sandbox/salesforce.js");
@@ -258,7 +258,7 @@ test("the quote-to-cash example imported from the menu deploys cleanly; a failed
   await erp.control.faults(ns.url, [{ kind: "error", status: 503, method: "PUT", path: "/services/rest/record/v1/salesOrder/*" }]);
   const webhook = await fetch(`${red.url}/keelson/q2c/opportunity-won`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ opportunityId: seed.opportunityId }) });
   assert.equal(webhook.status, 202);
-  await page.evaluate(() => RED.sidebar.show("keelson"));
+  await showKeelsonSidebar(page);
   /** What the flow did, for a failure message: queues, vendor calls, node statuses, the Node-RED log. */
   const diagnose = async (what) => async (err) => {
     const statuses = await page.$$eval(".red-ui-flow-node-status-label", (els) => els.map((e) => `${e.closest(".red-ui-flow-node-group")?.id}: ${e.textContent}`).filter((s) => !/: $/.test(s)));

@@ -6,7 +6,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { startNodeRed } = require("../support/nodered");
-const { openEditor, keepScreenshot, userDirWithPackage } = require("../support/browser");
+const { openEditor, showKeelsonSidebar, keepScreenshot, userDirWithPackage } = require("../support/browser");
 
 test("the DLQ sidebar lists a captured entry, shows its error and source, and a replay of the edited message drains it", { timeout: 180000 }, async (t) => {
   const userDir = userDirWithPackage(fs.mkdtempSync(path.join(os.tmpdir(), "keelson-browser-")));
@@ -24,7 +24,7 @@ test("the DLQ sidebar lists a captured entry, shows its error and source, and a 
 
   // Order 1002 fails in "create order": Catch → release → dead-letter queue.
   assert.equal((await fetch(`${red.url}/inject/e1a0000000000004`, { method: "POST" })).status, 200);
-  await page.evaluate(() => RED.sidebar.show("keelson"));
+  await showKeelsonSidebar(page);
   await page.waitForSelector("tr.keelson-queue[data-queue='orders']");
   await page.waitForFunction(() => document.querySelector("tr.keelson-queue[data-queue='orders'] .keelson-depth")?.textContent === "1", null, { timeout: 10000 });
   await page.click("tr.keelson-queue[data-queue='orders']");

@@ -27,6 +27,21 @@ async function openEditor(url) {
   }
 }
 
+/**
+ * Opens the Keelson sidebar tab until its content is visible. Showing it once, right after the palette loads, can
+ * race the plugin's registration of the tab or the editor's own choice of tab at the end of its start-up (seen on a
+ * loaded CI machine): the tab then stays hidden.
+ */
+async function showKeelsonSidebar(page) {
+  await page.waitForFunction(() => {
+    if (!RED.sidebar.containsTab("keelson")) return false;
+    const tab = document.querySelector(".keelson-tab");
+    if (tab && tab.offsetParent !== null) return true;
+    RED.sidebar.show("keelson");
+    return false;
+  }, null, { timeout: 30000, polling: 250 });
+}
+
 /** Keeps a screenshot as a test artifact (test-results/ is not committed). */
 async function keepScreenshot(page, name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -44,4 +59,4 @@ function userDirWithPackage(userDir) {
   return userDir;
 }
 
-module.exports = { openEditor, keepScreenshot, userDirWithPackage };
+module.exports = { openEditor, showKeelsonSidebar, keepScreenshot, userDirWithPackage };

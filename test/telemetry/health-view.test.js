@@ -7,7 +7,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 const { startNodeRed } = require("../support/nodered");
-const { openEditor, keepScreenshot } = require("../support/browser");
+const { openEditor, showKeelsonSidebar, keepScreenshot } = require("../support/browser");
 const { makeUserDir, request, waitUntilReady } = require("../support/flows");
 const { startSandboxes, control, q2cFlow, ORDER_PATH } = require("./support");
 
@@ -33,7 +33,7 @@ test("the Health view shows live connection, flow, latency and dead-letter numbe
 
   const { browser, page, errors } = await openEditor(red.url);
   t.after(() => browser.close());
-  await page.evaluate(() => RED.sidebar.show("keelson"));
+  await showKeelsonSidebar(page);
   await page.click(".keelson-tab[data-view='health']");
 
   // Connections: Salesforce's calls, its breaker closed, its daily allowance; linked to a node using it.
