@@ -115,7 +115,7 @@ const fusionAccounts = new Set();
 
 /**
  * One ERP sandbox: `prepare()` adds what orders need (items by SKU), `orders()` lists sales orders as
- * {id, externalReference, customer}, `invoice(orderId)` (NetSuite, SAP and Oracle Fusion) bills one and returns {id, total, currency}. `customer` is,
+ * {id, externalReference, customer}, `invoice(orderId)` (NetSuite, SAP, Oracle Fusion and the in-house ERP) bills one and returns {id, total, currency}. `customer` is,
  * for an ERP that creates no customers, the one the CRM account must already be linked to ({system, id}).
  */
 function erp(system, url) {
