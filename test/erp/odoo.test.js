@@ -113,6 +113,17 @@ test.afterEach(async () => {
   await control.clearFaults(base());
 });
 
+/** The faults a write (order create, payment) must come through exactly once. */
+const WRITE_FAULTS = [
+  { kind: "lost-response", count: 1 },
+  { kind: "malformed", count: 1 },
+  { kind: "html-502", count: 1 },
+  { kind: "error", status: 503, count: 2 },
+  { kind: "outage", durationMs: 500, mode: "reset" },
+  { kind: "outage", durationMs: 500, mode: "503" },
+  { kind: "latency", ms: 900, count: 1 }, // 1.5 × the timeout: the look-up after it (at 2 × the timeout) must come after the commit
+];
+
 for (const protocol of PROTOCOLS) {
   const withAdapter = (fn, overrides) => async () => {
     const adapter = createErpAdapter(config(protocol, overrides));
@@ -174,15 +185,7 @@ for (const protocol of PROTOCOLS) {
     assert.equal((await ordersWith(order.externalReference)).length, 1);
   }));
 
-  for (const fault of [
-    { kind: "lost-response", count: 1 },
-    { kind: "malformed", count: 1 },
-    { kind: "html-502", count: 1 },
-    { kind: "error", status: 503, count: 2 },
-    { kind: "outage", durationMs: 500, mode: "reset" },
-    { kind: "outage", durationMs: 500, mode: "503" },
-    { kind: "latency", ms: 900, count: 1 }, // 1.5 × the timeout: the look-up after it (at 2 × the timeout) must come after the commit
-  ]) {
+  for (const fault of WRITE_FAULTS) {
     test(`${protocol}: ${fault.kind}${fault.mode ? ` (${fault.mode})` : ""} on the order create → exactly one order`, withAdapter(async (adapter) => {
       await adapter.getOrder({ externalReference: "warm-up" }, {}); // the JSON-RPC uid first, so the fault meets the create
       const order = salesOrder(GLOBEX, { byId: true });
@@ -413,15 +416,7 @@ for (const protocol of PROTOCOLS) {
     assert.equal((await invoiceRecord(inv)).amount_residual, 150);
   }));
 
-  for (const fault of [
-    { kind: "lost-response", count: 1 },
-    { kind: "malformed", count: 1 },
-    { kind: "html-502", count: 1 },
-    { kind: "error", status: 503, count: 2 },
-    { kind: "outage", durationMs: 500, mode: "reset" },
-    { kind: "outage", durationMs: 500, mode: "503" },
-    { kind: "latency", ms: 900, count: 1 },
-  ]) {
+  for (const fault of WRITE_FAULTS) {
     test(`${protocol}: ${fault.kind}${fault.mode ? ` (${fault.mode})` : ""} on action_create_payments → exactly one payment, the invoice paid once`, withAdapter(async (adapter) => {
       const inv = await openInvoice();
       const reference = bankRef();
