@@ -23,6 +23,7 @@ const { startNodeRed, freePort } = require("../test/support/nodered");
 const { userDirWithPackage } = require("../test/support/browser");
 const salesforce = require("../dist/sandbox/salesforce.js");
 const netsuite = require("../dist/sandbox/netsuite.js");
+const { sandboxEnvironment } = require("../scripts/demo-records");
 const { fmt } = require("./lib/harness");
 
 const ORDERS = Number(process.env.BENCH_ORDERS || 200);
@@ -109,22 +110,7 @@ function keelsonFlows() {
 
 /** What scripts/start.js gives the flows: the sandboxes' endpoints and credentials, MQTT, a file store. */
 function environment(sfUrl, nsUrl, mqttUrl) {
-  const d = netsuite.NETSUITE_DEFAULTS;
-  return {
-    CRM_SYSTEM: "salesforce",
-    CRM_BASE_URL: sfUrl,
-    CRM_CLIENT_ID: salesforce.SALESFORCE_DEFAULTS.clientId,
-    CRM_CLIENT_SECRET: salesforce.SALESFORCE_DEFAULTS.clientSecret,
-    ERP_SYSTEM: "netsuite",
-    ERP_BASE_URL: nsUrl,
-    ERP_ACCOUNT_ID: d.accountId,
-    ERP_CLIENT_ID: d.tba.consumerKey,
-    ERP_CLIENT_SECRET: d.tba.consumerSecret,
-    ERP_TOKEN_ID: d.tba.tokenId,
-    ERP_TOKEN_SECRET: d.tba.tokenSecret,
-    MQTT_URL: mqttUrl,
-    KEELSON_STORE: "file",
-  };
+  return sandboxEnvironment({ crm: "salesforce", erp: "netsuite", urls: { salesforce: sfUrl, netsuite: nsUrl }, mqttUrl, store: "file" });
 }
 
 async function startVariant(name, { flows, env, settings = {}, webhook, ready }) {

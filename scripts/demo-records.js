@@ -273,7 +273,9 @@ function sandboxEnvironment({ crm: crmName = "salesforce", erp: erpName = "netsu
     return urls[name];
   };
   const sandbox = (file) => require(`../dist/sandbox/${file}.js`);
-  const env = { CRM_SYSTEM: crmSystem, CRM_BASE_URL: url(SANDBOX_OF[crmSystem]), ERP_SYSTEM: erpSystem, ...(SANDBOX_OF[erpSystem] ? { ERP_BASE_URL: url(SANDBOX_OF[erpSystem]) } : {}), BILLING_BASE_URL: url("stripe"), BILLING_API_KEY: sandbox("stripe").STRIPE_DEFAULTS.secretKey, KEELSON_STORE: store };
+  const env = { CRM_SYSTEM: crmSystem, CRM_BASE_URL: url(SANDBOX_OF[crmSystem]), ERP_SYSTEM: erpSystem, ...(SANDBOX_OF[erpSystem] ? { ERP_BASE_URL: url(SANDBOX_OF[erpSystem]) } : {}), KEELSON_STORE: store };
+  // Billing (Stripe) only where its sandbox runs: quote to cash alone does not need it.
+  if (urls.stripe) Object.assign(env, { BILLING_BASE_URL: urls.stripe, BILLING_API_KEY: sandbox("stripe").STRIPE_DEFAULTS.secretKey });
   if (mqttUrl) env.MQTT_URL = mqttUrl;
   if (crmSystem === "salesforce") Object.assign(env, { CRM_CLIENT_ID: sandbox("salesforce").SALESFORCE_DEFAULTS.clientId, CRM_CLIENT_SECRET: sandbox("salesforce").SALESFORCE_DEFAULTS.clientSecret });
   if (crmSystem === "hubspot") {

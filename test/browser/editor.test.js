@@ -12,6 +12,7 @@ const net = require("node:net");
 const erp = require("../erp/support");
 const salesforce = require("../../dist/sandbox/salesforce.js");
 const netsuite = require("../../dist/sandbox/netsuite.js");
+const { sandboxEnvironment } = require("../../scripts/demo-records");
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
@@ -300,22 +301,7 @@ test("the quote-to-cash example imported from the menu deploys cleanly; a failed
 
 /** What scripts/start.js gives the reference flows: the sandboxes' endpoints and credentials, MQTT, a file store. */
 function q2cEnvironment(sfUrl, nsUrl, mqttUrl) {
-  const d = netsuite.NETSUITE_DEFAULTS;
-  return {
-    CRM_SYSTEM: "salesforce",
-    CRM_BASE_URL: sfUrl,
-    CRM_CLIENT_ID: salesforce.SALESFORCE_DEFAULTS.clientId,
-    CRM_CLIENT_SECRET: salesforce.SALESFORCE_DEFAULTS.clientSecret,
-    ERP_SYSTEM: "netsuite",
-    ERP_BASE_URL: nsUrl,
-    ERP_ACCOUNT_ID: d.accountId,
-    ERP_CLIENT_ID: d.tba.consumerKey,
-    ERP_CLIENT_SECRET: d.tba.consumerSecret,
-    ERP_TOKEN_ID: d.tba.tokenId,
-    ERP_TOKEN_SECRET: d.tba.tokenSecret,
-    MQTT_URL: mqttUrl,
-    KEELSON_STORE: "file",
-  };
+  return sandboxEnvironment({ crm: "salesforce", erp: "netsuite", urls: { salesforce: sfUrl, netsuite: nsUrl }, mqttUrl, store: "file" });
 }
 
 async function startBroker() {
