@@ -431,27 +431,7 @@ async function runCore(system, base, customerRef, n) {
     );
   }
   await adapter.close();
-  await helper.load([core.function, core.httpRequest], [
-    { id: "t", type: "tab" },
-    { id: "prep", type: "function", z: "t", func: "msg.method = msg.m; return msg;", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], wires: [["req"]] },
-    { id: "req", type: "http request", z: "t", method: "use", ret: "txt", paytoqs: "ignore", url: "", tls: "", persist: true, proxy: "", insecureHTTPParser: false, authType: "", senderr: false, headers: [], wires: [["out"]] },
-    { id: "out", type: "helper", z: "t" },
-  ]);
-  let ok = 0;
-  let failed = 0;
-  const finished = new Promise((resolve) => {
-    helper.getNode("out").on("input", (msg) => {
-      if (msg.statusCode >= 200 && msg.statusCode < 300) ok++;
-      else failed++;
-      if (ok + failed === n) resolve();
-    });
-  });
-  const started = Date.now();
-  for (const input of inputs) helper.getNode("prep").receive({ url: input.url, m: input.method, payload: input.payload, headers: input.headers });
-  await finished;
-  const rate = (ok * 1000) / (Date.now() - started);
-  await helper.unload();
-  return { rate, ok, failed };
+  return replayCore(inputs.map((input) => ({ url: input.url, method: input.method, body: input.payload, headers: input.headers })));
 }
 
 /** What the hand-built flow sends to authenticate, obtained once (token, CSRF token and session cookie, key). */
