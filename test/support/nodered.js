@@ -7,6 +7,24 @@ const path = require("node:path");
 
 const RED_JS = require.resolve("node-red/red.js");
 
+// The runtime's "flows started" log line, whatever level the test's console logs at, reaches the test on its own pipe
+// (fd 3) so red.log stays what Node-RED printed. Only when this helper started the process: the env says which fd.
+const READY_FD = 3;
+const READY_LOGGER = `settings.logging = Object.assign({}, settings.logging, {
+  keelsonTestReady: {
+    level: "info", metrics: false, audit: false,
+    handler() {
+      const fd = Number(process.env.KEELSON_TEST_READY_FD);
+      return (entry) => {
+        if (fd && /^(Started flows|Waiting for missing types|Error loading flows)/.test(String(entry.msg))) {
+          try { require("fs").writeSync(fd, "settled\\n"); } catch {}
+        }
+      };
+    },
+  },
+});
+`;
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -28,17 +46,21 @@ async function startNodeRed({ userDir, settings = {}, flows, env = {}, execArgv 
   fs.mkdirSync(userDir, { recursive: true });
   const port = await freePort();
   const full = { uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "keelson-test-secret", telemetry: { enabled: false }, editorTheme: { tours: false }, logging: { console: { level: "info", metrics: false, audit: false } }, ...settings };
-  fs.writeFileSync(path.join(userDir, "settings.js"), `module.exports = ${JSON.stringify(full, null, 2)};\n`);
+  fs.writeFileSync(path.join(userDir, "settings.js"), `const settings = ${JSON.stringify(full, null, 2)};\n${READY_LOGGER}module.exports = settings;\n`);
   if (flows) fs.writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
   const proc = spawn(process.execPath, [...execArgv, RED_JS, "--userDir", userDir, "--settings", path.join(userDir, "settings.js")], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env, KEELSON_TEST_READY_FD: String(READY_FD) },
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
   let log = "";
+  let flowsSettled = false;
   proc.stdout.on("data", (d) => (log += d));
   proc.stderr.on("data", (d) => (log += d));
+  proc.stdio[READY_FD].on("data", () => (flowsSettled = true));
   const url = `http://127.0.0.1:${port}`;
-  // Ready when the admin API answers and the flows have started (or there were none to start).
+  // Ready when the admin API answers and the runtime has started the flows (or is waiting for missing types, or could
+  // not load them). The server listens before the flows start, and with adminAuth /flows/state answers only 401, so
+  // the runtime's own log line is the signal: a request sent in between would meet no http-in route (404).
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`Node-RED exited with ${proc.exitCode}:\n${log}`);
@@ -48,10 +70,7 @@ async function startNodeRed({ userDir, settings = {}, flows, env = {}, execArgv 
     }
     try {
       const res = await fetch(`${url}/flows/state`, { headers: { Accept: "application/json" } });
-      if (res.ok || res.status === 401) {
-        const body = res.ok ? await res.json() : {};
-        if (!res.ok || body.state === "start" || body.state === undefined) break;
-      }
+      if ((res.ok || res.status === 401) && flowsSettled) break;
     } catch {
       // not listening yet
     }
