@@ -6,7 +6,8 @@ import { validatorFor } from "../lib/canonical/schemas";
 import type { AccountKey, CrmAdapter, VendorRecord } from "../lib/vendors/crm";
 import type { StoreNode } from "../common/store-node";
 import { asError } from "../common/glue";
-import { BadInputError, CrmStatus, expected, businessErrorOf, correlationOf, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
+import { VendorStatus, businessErrorOf, settle } from "../common/vendor-node";
+import { BadInputError, expected, correlationOf, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
 import { instrumentation } from "../common/telemetry";
 
 const OPERATIONS = ["get", "find", "upsert", "link", "list-changed"] as const;
@@ -44,7 +45,7 @@ export = function register(RED: NodeAPI): void {
       setupError = asError(err);
       node.error(setupError.message);
     }
-    const status = new CrmStatus(node, adapter);
+    const status = new VendorStatus(node, adapter?.connection);
     const findBy: AccountKey = def.findBy === "erpId" ? "erpId" : "externalId";
     const pageSize = Number(def.pageSize) > 0 ? Number(def.pageSize) : undefined;
     const watermarkName = def.watermark || `crm-accounts:${def.connection}`;
@@ -164,23 +165,8 @@ export = function register(RED: NodeAPI): void {
         done(new Error(`CRM account: ${setupError?.message ?? "not configured"}`));
         return;
       }
-      run(msg as CrmMessage, send as (m: unknown) => void)
-        .then(() => {
-          status.succeeded();
-          done();
-        })
-        .catch((err: unknown) => {
-          if (err instanceof BusinessError) {
-            status.rejected(err);
-            const out = msg as CrmMessage;
-            out.error = businessErrorOf(err);
-            send([null, out]);
-            done();
-            return;
-          }
-          status.failed(err);
-          done(asError(err));
-        });
+      const work = run(msg as CrmMessage, send as (m: unknown) => void).then(() => status.succeeded());
+      settle(work, msg as CrmMessage, send, done, status);
     }));
 
     node.on("close", (done: () => void) => {

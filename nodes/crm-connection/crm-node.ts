@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Node, NodeMessageInFlow } from "node-red";
-import { BusinessError, TechnicalError, type BreakerState } from "../lib/resilience";
 import type { CrmAdapter, CrmCredentials, CrmSystem } from "../lib/vendors/crm";
-import { StatusBoard } from "../common/glue";
 
 /** The `keelson-crm-connection` config node: one adapter (one Connection) shared by every CRM node using it. */
 export interface CrmConnectionNode extends Node<CrmCredentials> {
@@ -47,85 +45,3 @@ export function requiredString(msg: Record<string, unknown>, property: string): 
   return value.trim();
 }
 
-/** Business exceptions as the second output shows them: `msg.error = {code, message, field, hint}`. */
-export function businessErrorOf(err: BusinessError): { code: string; message: string; field?: string; hint?: string } {
-  return { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...(err.hint ? { hint: err.hint } : {}) };
-}
-
-/**
- * What a CRM node shows: its counts, and the connection's state when it matters more (breaker open,
- * rate-limited). Listens to the shared connection's events for as long as the node lives.
- */
-export class CrmStatus {
-  private readonly board: StatusBoard;
-  private readonly counts = { ok: 0, rejected: 0, failed: 0 };
-  private breaker: BreakerState = "closed";
-  private throttledUntil = 0;
-  private lastError = "";
-  private activity = "";
-  private readonly detach: () => void;
-
-  constructor(node: Node, private readonly adapter: CrmAdapter | undefined) {
-    this.board = new StatusBoard(node);
-    const onBreaker = (state: BreakerState): void => {
-      this.breaker = state;
-      this.refresh(true);
-    };
-    const onThrottled = (until: number): void => {
-      this.throttledUntil = until;
-      this.refresh(true);
-      setTimeout(() => this.refresh(true), Math.max(0, until - Date.now()) + 5).unref();
-    };
-    adapter?.connection.on("breaker", onBreaker);
-    adapter?.connection.on("throttled", onThrottled);
-    this.detach = () => {
-      adapter?.connection.off("breaker", onBreaker);
-      adapter?.connection.off("throttled", onThrottled);
-    };
-    this.refresh(true);
-  }
-
-  working(what: string): void {
-    this.activity = what;
-    this.refresh(false);
-  }
-
-  succeeded(): void {
-    this.counts.ok++;
-    this.activity = "";
-    this.refresh(false);
-  }
-
-  rejected(err: BusinessError): void {
-    this.counts.rejected++;
-    this.activity = "";
-    this.lastError = err.code;
-    this.refresh(false);
-  }
-
-  failed(err: unknown): void {
-    this.counts.failed++;
-    this.activity = "";
-    this.lastError = err instanceof TechnicalError ? (err.code ?? err.kind) : err instanceof Error ? err.name : "error";
-    this.refresh(true);
-  }
-
-  close(): void {
-    this.detach();
-    this.board.close();
-  }
-
-  private refresh(now: boolean): void {
-    const c = this.counts;
-    const tally = `${c.ok} ok · ${c.rejected} rejected · ${c.failed} failed`;
-    let status: { fill: "red" | "yellow" | "green" | "blue" | "grey"; shape: "dot" | "ring"; text: string };
-    if (!this.adapter) status = { fill: "red", shape: "ring", text: "connection not configured" };
-    else if (this.breaker === "open") status = { fill: "red", shape: "ring", text: `breaker open · ${tally}` };
-    else if (this.throttledUntil > Date.now()) status = { fill: "yellow", shape: "ring", text: `rate-limited · ${tally}` };
-    else if (this.activity) status = { fill: "blue", shape: "dot", text: `${this.activity} · ${tally}` };
-    else if (c.failed || c.rejected) status = { fill: c.failed ? "red" : "yellow", shape: "dot", text: `${tally} (last: ${this.lastError})` };
-    else status = { fill: c.ok ? "green" : "grey", shape: c.ok ? "dot" : "ring", text: c.ok ? tally : "ready" };
-    if (now) this.board.now(status);
-    else this.board.soon(status);
-  }
-}

@@ -4,7 +4,8 @@ import { CanonicalMapper } from "../lib/mapping/mapping";
 import { mappingExpression } from "../lib/mapping/library";
 import type { CrmAdapter, OrderWriteBack } from "../lib/vendors/crm";
 import { asError } from "../common/glue";
-import { BadInputError, CrmStatus, businessErrorOf, correlationOf, expected, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
+import { VendorStatus, settle } from "../common/vendor-node";
+import { BadInputError, correlationOf, expected, requiredString, type CrmConnectionNode, type CrmMessage } from "../crm-connection/crm-node";
 import { instrumentation } from "../common/telemetry";
 
 const OPERATIONS = ["get", "write-back"] as const;
@@ -33,7 +34,7 @@ export = function register(RED: NodeAPI): void {
       setupError = asError(err);
       node.error(setupError.message);
     }
-    const status = new CrmStatus(node, adapter);
+    const status = new VendorStatus(node, adapter?.connection);
 
     function operationOf(msg: CrmMessage): Operation {
       const chosen = msg.operation ?? def.operation;
@@ -85,23 +86,11 @@ export = function register(RED: NodeAPI): void {
         done(new Error(`CRM opportunity: ${setupError?.message ?? "not configured"}`));
         return;
       }
-      run(msg as CrmMessage)
-        .then(() => {
-          status.succeeded();
-          send([msg, null]);
-          done();
-        })
-        .catch((err: unknown) => {
-          if (err instanceof BusinessError) {
-            status.rejected(err);
-            (msg as CrmMessage).error = businessErrorOf(err);
-            send([null, msg]);
-            done();
-            return;
-          }
-          status.failed(err);
-          done(asError(err));
-        });
+      const work = run(msg as CrmMessage).then(() => {
+        status.succeeded();
+        send([msg, null]);
+      });
+      settle(work, msg as CrmMessage, send, done, status);
     }));
 
     node.on("close", (done: () => void) => {

@@ -1,28 +1,17 @@
-/** What the ERP order and invoice nodes share: message shape, the business error on msg, connection status. */
+/** What the ERP order and invoice nodes share: message shape, input errors, the connection their status follows. */
 import type { NodeMessageInFlow } from "node-red";
 import type { Violation } from "../lib/canonical/schemas";
-import type { BusinessError } from "../lib/resilience/errors";
-import type { StatusBoard } from "../common/glue";
+import type { BusinessErrorOnMsg } from "../common/vendor-node";
+import type { Connection } from "../lib/resilience";
 import type { ErpConnectionNode } from "./types";
 
 export type ErpMessage = NodeMessageInFlow & {
   correlationId?: string;
   customer?: unknown;
   erp?: Record<string, unknown>;
-  error?: { code: string; message: string; field?: string; hint?: string; status?: number };
+  error?: BusinessErrorOnMsg;
   idempotency?: { reclaimed?: boolean };
 };
-
-/** msg.error of the rejected output: the ERP's own code, message and field, and what to do about it. */
-export function businessError(err: BusinessError): NonNullable<ErpMessage["error"]> {
-  return {
-    code: err.code,
-    message: err.message,
-    ...(err.field !== undefined ? { field: err.field } : {}),
-    ...(err.hint !== undefined ? { hint: err.hint } : {}),
-    ...(err.status !== undefined ? { status: err.status } : {}),
-  };
-}
 
 /** A message input that fails its canonical schema: one error naming every offending field. */
 export function inputError(type: string, where: string, errors: Violation[]): Error {
@@ -32,21 +21,11 @@ export function inputError(type: string, where: string, errors: Violation[]): Er
   return error;
 }
 
-/** Shows the connection's breaker and throttling on a node's status; returns the function that stops it. */
-export function connectionStatus(connection: ErpConnectionNode, status: StatusBoard): () => void {
-  let adapter;
+/** The connection an ERP node's status follows, or undefined when none is selected or it cannot be built. */
+export function sharedConnection(connection: ErpConnectionNode | null): Connection | undefined {
   try {
-    adapter = connection.adapter();
+    return connection?.adapter().connection;
   } catch {
-    return () => undefined;
+    return undefined;
   }
-  const shared = adapter.connection;
-  const onBreaker = (state: string): void => status.now({ fill: state === "closed" ? "green" : "red", shape: "ring", text: `breaker ${state}` });
-  const onThrottled = (until: number): void => status.now({ fill: "yellow", shape: "ring", text: `rate-limited ${Math.max(0, Math.ceil((until - Date.now()) / 1000))} s` });
-  shared.on("breaker", onBreaker);
-  shared.on("throttled", onThrottled);
-  return () => {
-    shared.off("breaker", onBreaker);
-    shared.off("throttled", onThrottled);
-  };
 }

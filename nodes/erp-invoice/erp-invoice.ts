@@ -3,9 +3,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { validatorFor } from "../lib/canonical/schemas";
 import { BusinessError } from "../lib/resilience/errors";
 import type { CrossRef, Payment } from "../lib/vendors/erp";
-import { StatusBoard, asError } from "../common/glue";
+import { VendorStatus, businessErrorOf, settle } from "../common/vendor-node";
 import type { StoreNode } from "../common/store-node";
-import { connectionStatus, inputError, businessError, type ErpMessage } from "../erp-connection/glue";
+import { inputError, sharedConnection, type ErpMessage } from "../erp-connection/glue";
 import type { ErpConnectionNode } from "../erp-connection/types";
 import { instrumentation } from "../common/telemetry";
 
@@ -24,25 +24,23 @@ export = function register(RED: NodeAPI): void {
   function ErpInvoiceNode(this: Node, def: ErpInvoiceDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new StatusBoard(node);
     const connection = RED.nodes.getNode(def.connection) as ErpConnectionNode | null;
     const storeNode = def.store ? (RED.nodes.getNode(def.store) as StoreNode | null) : null;
     const operation = def.operation || "list";
     const pageSize = Math.min(1000, Math.max(1, Math.floor(Number(def.pageSize) || 100)));
     const watermarkName = def.watermark || `erp-invoices:${def.connection}`;
-    const counts = { sent: 0, rejected: 0, failed: 0 };
-    const detach = connection ? connectionStatus(connection, status) : () => undefined;
+    const status = new VendorStatus(node, sharedConnection(connection), { ok: operation === "payment" ? "recorded" : "sent", idle: operation });
     // One listing at a time: two overlapping runs would send the same invoices twice and race on the watermark.
     let listing: Promise<void> = Promise.resolve();
-    status.now(connection ? { fill: "grey", shape: "ring", text: operation } : { fill: "red", shape: "ring", text: "no connection" });
 
     node.on("input", observe(node, (msg: NodeMessageInFlow, send, done) => {
       const message = msg as ErpMessage;
       message.correlationId ??= randomUUID();
       const ctx = { correlationId: String(message.correlationId) };
+      // An invoice of a listing the mapping refuses: output 2 for it, and the listing goes on.
       const reject = (err: BusinessError, base: ErpMessage): void => {
-        counts.rejected++;
-        base.error = businessError(err);
+        status.rejected(err);
+        base.error = businessErrorOf(err);
         send([null, base]);
       };
 
@@ -54,11 +52,11 @@ export = function register(RED: NodeAPI): void {
           const store = await storeNode.store();
           const from = await store.getWatermark(watermarkName);
           let pages = 0;
-          status.now({ fill: "blue", shape: "dot", text: "listing invoices" });
+          status.working("listing invoices");
           for await (const page of adapter.listInvoices(typeof from === "string" ? from : undefined, { ...ctx, pageSize })) {
             pages++;
+            status.working(`page ${pages}`);
             for (const invoice of page.invoices) {
-              counts.sent++;
               send([{ ...RED.util.cloneMessage(message), payload: invoice, watermark: { name: watermarkName, page: pages } }, null]);
             }
             for (const rejected of page.rejected) {
@@ -66,54 +64,35 @@ export = function register(RED: NodeAPI): void {
             }
             // Only now, with the page sent, does the watermark move past it.
             if (page.watermark !== undefined) await store.setWatermark(watermarkName, page.watermark);
-            status.soon({ fill: "blue", shape: "dot", text: `page ${pages}: ${counts.sent} invoices` });
+            status.succeeded(page.invoices.length);
           }
+          status.idle();
           return;
         }
         if (operation === "get") {
           const id = invoiceId(message.payload, adapter.system);
           const invoice = await adapter.getInvoice(id, ctx);
           if (!invoice) throw new BusinessError({ code: "NOT_FOUND", field: "payload", message: `no ${adapter.system} invoice ${id}` });
-          counts.sent++;
+          status.succeeded();
           send([{ ...message, payload: invoice }, null]);
           return;
         }
         const checked = validatePayment(message.payload);
         if (!checked.valid) throw inputError("Payment", "msg.payload", checked.errors);
-        status.now({ fill: "blue", shape: "dot", text: "recording payment" });
+        status.working("recording payment");
         const payment = await adapter.recordPayment(message.payload as Payment, ctx);
-        counts.sent++;
+        status.succeeded();
         send([{ ...message, payload: payment }, null]);
       };
 
       const work = operation === "list" ? (listing = listing.then(run, run)) : run();
-      work
-        .then(() => {
-          status.soon({ fill: counts.rejected || counts.failed ? "yellow" : "green", shape: "dot", text: statusText() });
-          done();
-        })
-        .catch((err: unknown) => {
-          if (err instanceof BusinessError) {
-            reject(err, message);
-            status.now({ fill: "yellow", shape: "dot", text: statusText() });
-            done();
-            return;
-          }
-          counts.failed++;
-          status.now({ fill: "red", shape: "dot", text: `${statusText()}: ${asError(err).message.slice(0, 40)}` });
-          done(asError(err));
-        });
+      settle(work, message, send, done, status);
     }));
 
     node.on("close", (done: () => void) => {
-      detach();
       status.close();
       done();
     });
-
-    function statusText(): string {
-      return `${counts.sent} ${operation === "payment" ? "recorded" : "sent"}, ${counts.rejected} rejected${counts.failed ? `, ${counts.failed} failed` : ""}`;
-    }
   }
 
   /** The invoice to read: the ERP's id as a string, or an Invoice carrying this system's ref. */

@@ -4,8 +4,9 @@ import { validatorFor } from "../lib/canonical/schemas";
 import { BusinessError } from "../lib/resilience/errors";
 import { withRef } from "../lib/vendors/erp-base";
 import type { Customer, SalesOrder } from "../lib/vendors/erp";
-import { StatusBoard, asError, readProperty, type PropertyType } from "../common/glue";
-import { connectionStatus, inputError, businessError, type ErpMessage } from "../erp-connection/glue";
+import { readProperty, type PropertyType } from "../common/glue";
+import { VendorStatus, settle } from "../common/vendor-node";
+import { inputError, sharedConnection, type ErpMessage } from "../erp-connection/glue";
 import type { ErpConnectionNode } from "../erp-connection/types";
 import { instrumentation } from "../common/telemetry";
 
@@ -25,12 +26,9 @@ export = function register(RED: NodeAPI): void {
   function ErpOrderNode(this: Node, def: ErpOrderDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const status = new StatusBoard(node);
     const connection = RED.nodes.getNode(def.connection) as ErpConnectionNode | null;
     const operation = def.operation || "create";
-    const counts = { accepted: 0, rejected: 0, failed: 0 };
-    const detach = connection ? connectionStatus(connection, status) : () => undefined;
-    status.now(connection ? { fill: "grey", shape: "ring", text: operation === "create" ? "create order" : "order status" } : { fill: "red", shape: "ring", text: "no connection" });
+    const status = new VendorStatus(node, sharedConnection(connection), operation === "create" ? { ok: "created", idle: "create order" } : { ok: "read", idle: "order status" });
 
     node.on("input", observe(node, (msg: NodeMessageInFlow, send, done) => {
       const message = msg as ErpMessage;
@@ -40,7 +38,7 @@ export = function register(RED: NodeAPI): void {
         if (!connection) throw new Error("no ERP connection configured");
         const adapter = connection.adapter();
         if (operation === "status") {
-          status.now({ fill: "blue", shape: "dot", text: "reading status" });
+          status.working("reading status");
           const key = orderKey(message.payload, adapter.system);
           const order = await adapter.getOrder(key, ctx);
           if (!order) throw new BusinessError({ code: "NOT_FOUND", field: key.id !== undefined ? "payload" : "payload.externalReference", message: `no ${adapter.system} order ${key.id ?? key.externalReference}` });
@@ -51,7 +49,7 @@ export = function register(RED: NodeAPI): void {
         if (!checked.valid) throw inputError("SalesOrder", "msg.payload", checked.errors);
         let order = message.payload as SalesOrder;
         if (def.ensureCustomer && !order.customer.refs.some((r) => r.system === adapter.system)) {
-          status.now({ fill: "blue", shape: "dot", text: "ensuring customer" });
+          status.working("ensuring customer");
           const given = await readProperty(RED, node, def.customerType || "msg", def.customer || "customer", msg);
           const customer = (given ?? { refs: order.customer.refs, name: order.customer.name ?? order.externalReference }) as Customer;
           if (given !== undefined) {
@@ -63,43 +61,22 @@ export = function register(RED: NodeAPI): void {
           message.customer = withRef(customer, ref);
           message.erp = { ...message.erp, customerCreated: created };
         }
-        status.now({ fill: "blue", shape: "dot", text: "creating order" });
+        status.working("creating order");
         const outcome = await adapter.createOrder(order, { ...ctx, mayExist: message.idempotency?.reclaimed === true });
         message.payload = outcome.order;
         message.erp = { ...message.erp, system: adapter.system, created: outcome.created };
       };
-      run()
-        .then(() => {
-          counts.accepted++;
-          status.soon({ fill: counts.rejected || counts.failed ? "yellow" : "green", shape: "dot", text: statusText() });
-          send([message, null]);
-          done();
-        })
-        .catch((err: unknown) => {
-          if (err instanceof BusinessError) {
-            counts.rejected++;
-            message.error = businessError(err);
-            status.now({ fill: "yellow", shape: "dot", text: statusText() });
-            send([null, message]);
-            done();
-            return;
-          }
-          counts.failed++;
-          status.now({ fill: "red", shape: "dot", text: `${statusText()}: ${asError(err).message.slice(0, 40)}` });
-          done(asError(err));
-        });
+      const work = run().then(() => {
+        status.succeeded();
+        send([message, null]);
+      });
+      settle(work, message, send, done, status);
     }));
 
     node.on("close", (done: () => void) => {
-      detach();
       status.close();
       done();
     });
-
-    function statusText(): string {
-      const verb = operation === "create" ? "created" : "read";
-      return `${counts.accepted} ${verb}, ${counts.rejected} rejected${counts.failed ? `, ${counts.failed} failed` : ""}`;
-    }
   }
 
   /** What names the order to read: the ERP's id as a string, or a canonical order (its ERP ref, else its external reference). */

@@ -3,7 +3,7 @@
 // moving only after a page is sent), get one, record a payment exactly once.
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { helper } = require("../support/helper");
+const { helper, shownStatus } = require("../support/helper");
 const storeNode = require("../../dist/nodes/store/store.js");
 const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.js");
 const invoiceNode = require("../../dist/nodes/erp-invoice/erp-invoice.js");
@@ -132,13 +132,15 @@ for (const system of Object.keys(SYSTEMS)) {
 test("netsuite: a failure on the second page leaves the watermark after the first; the next run lists the rest", async () => {
   const system = "netsuite";
   await load(system, { pageSize: 2, connection: { maxAttempts: 1 } });
-  await run(); // catch up
+  const caughtUp = await run();
   const ids = await addInvoices(system, 4);
   await control.faults(running[system].sb.url, [{ kind: "error", status: 500, method: "GET", path: `/services/rest/record/v1/invoice/${ids[2]}` }]);
   const broken = await run();
   assert.deepEqual(broken.out.map((m) => idOf(system, m.payload)), ids.slice(0, 2));
   assert.equal(broken.caught.length, 1, "the failure reaches Catch");
   assert.match(await watermark(system), new RegExp(`\\|${ids[1]}$`));
+  const sent = caughtUp.out.length + 2;
+  assert.deepEqual(await shownStatus(helper.getNode("inv")), { fill: "red", shape: "dot", text: `${sent} sent · ${caughtUp.rejected.length} rejected · 1 failed (last: server)` });
   await control.clearFaults(running[system].sb.url);
   const rest = await run();
   assert.deepEqual(rest.out.map((m) => idOf(system, m.payload)), ids.slice(2));
@@ -153,6 +155,7 @@ test("netsuite: an invoice the mapping rejects leaves by output 2 and does not h
   assert.equal(rejected.error.code, "MAPPING_INVALID");
   assert.match(rejected.error.field, /unitPrice/);
   assert.ok(first.out.length >= 1, "the others still listed");
+  assert.deepEqual(await shownStatus(helper.getNode("inv")), { fill: "yellow", shape: "dot", text: `${first.out.length} sent · ${first.rejected.length} rejected · 0 failed (last: MAPPING_INVALID)` });
 });
 
 test("netsuite: record a payment once per reference, even after a lost response", async () => {

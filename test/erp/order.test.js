@@ -3,7 +3,7 @@
 // business key through every fault kind, expired tokens / CSRF sessions, business rejections and bad input.
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { helper, nextMessage, noMessage } = require("../support/helper");
+const { helper, nextMessage, noMessage, shownStatus } = require("../support/helper");
 const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.js");
 const orderNode = require("../../dist/nodes/erp-order/erp-order.js");
 const support = require("./support");
@@ -237,6 +237,35 @@ test("netsuite: a business rejection leaves by output 2 with NetSuite's error pa
   assert.equal(msg.error.field, "item.items[0].item");
   assert.match(msg.error.message, /Invalid Field Value/);
   assert.equal(msg.error.status, 400);
+});
+
+test("netsuite: the status counts created, rejected and failed orders, names the last error, and shows the breaker open", async () => {
+  const system = "netsuite";
+  await load(system, { connection: { maxAttempts: 1 } });
+  const node = helper.getNode("order");
+  assert.deepEqual(await shownStatus(node), { fill: "grey", shape: "ring", text: "create order" });
+  const customerRef = await seededCustomer(system, running[system].sb.url);
+
+  assert.equal((await run({ payload: salesOrder(system, { customerRef }) })).out, "accepted");
+  assert.deepEqual(await shownStatus(node), { fill: "green", shape: "dot", text: "1 created · 0 rejected · 0 failed" });
+
+  const refused = salesOrder(system, { customerRef });
+  refused.lines[0].product = { sku: "NO-SUCH-ITEM" };
+  assert.equal((await run({ payload: refused })).out, "rejected");
+  assert.deepEqual(await shownStatus(node), { fill: "yellow", shape: "dot", text: "1 created · 1 rejected · 0 failed (last: INVALID_CONTENT)" });
+
+  // Bad input fails before any call and names what was wrong.
+  assert.equal((await run({ payload: { lines: [] } })).out, "caught");
+  const invalid = await shownStatus(node);
+  assert.deepEqual([invalid.fill, invalid.shape], ["red", "dot"]);
+  assert.match(invalid.text, /^1 created · 1 rejected · 1 failed \(last: msg\.payload is not a valid SalesOrder: \S/);
+
+  // Five failures in a row open the breaker: the status says so before the counts.
+  await control.faults(running[system].sb.url, [{ kind: "error", status: 500, method: "PUT", path: createPath(system) }]);
+  for (let i = 0; i < 4; i++) assert.equal((await run({ payload: salesOrder(system, { customerRef }) })).out, "caught");
+  assert.deepEqual(await shownStatus(node), { fill: "red", shape: "dot", text: "1 created · 1 rejected · 5 failed (last: server)" });
+  assert.equal((await run({ payload: salesOrder(system, { customerRef }) })).out, "caught");
+  assert.deepEqual(await shownStatus(node), { fill: "red", shape: "ring", text: "breaker open · 1 created · 1 rejected · 6 failed" });
 });
 
 test("netsuite: a missing subsidiary when creating the customer is named as the field", async () => {

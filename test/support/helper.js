@@ -38,6 +38,15 @@ function statuses(node) {
   return seen;
 }
 
+/**
+ * The status a node shows now: the last one it set (from its constructor on, through the test helper's spy on
+ * Node.status), read once a StatusBoard's coalescing interval (250 ms) has passed.
+ */
+async function shownStatus(node) {
+  await new Promise((r) => setTimeout(r, 300));
+  return node.status.getCalls().filter((c) => c.thisValue === node).at(-1)?.args[0];
+}
+
 function waitFor(predicate, ms = 2000, what = "condition") {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -51,4 +60,4 @@ function waitFor(predicate, ms = 2000, what = "condition") {
   });
 }
 
-module.exports = { helper, nextMessage, noMessage, statuses, waitFor };
+module.exports = { helper, nextMessage, noMessage, statuses, shownStatus, waitFor };
