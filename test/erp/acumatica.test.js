@@ -11,45 +11,29 @@ const kit = require("./kit");
 const { control, helper } = kit;
 
 const ENTITY = "/entity/Default/24.200.001";
-let sb;
-const adapters = [];
+const sandbox = kit.useSandbox(start);
 
 function adapter({ connection = {}, ...rest } = {}) {
-  const a = createErpAdapter({ system: "acumatica", name: "acumatica test", baseUrl: sb.url, user: D.name, password: D.password, tenant: D.tenant, connection: { ...kit.FAST, ...connection }, ...rest });
-  adapters.push(a);
+  const a = createErpAdapter({ system: "acumatica", name: "acumatica test", baseUrl: sandbox.url, user: D.name, password: D.password, tenant: D.tenant, connection: { ...kit.FAST, ...connection }, ...rest });
+  sandbox.track(a);
   return a;
 }
 
 const order = (overrides = {}) => kit.salesOrder({ system: "acumatica", type: "Customer" }, overrides);
 
-const ordersWith = async (ref) => (await control.records(sb.url, "SalesOrder")).filter((r) => r.CustomerOrder === ref);
-const paymentsWith = async (ref) => (await control.records(sb.url, "Payment")).filter((r) => r.PaymentRef === ref);
+const ordersWith = async (ref) => (await control.records(sandbox.url, "SalesOrder")).filter((r) => r.CustomerOrder === ref);
+const paymentsWith = async (ref) => (await control.records(sandbox.url, "Payment")).filter((r) => r.PaymentRef === ref);
 /** A released (Open) invoice of C-1001 for qty × 150 EUR; resolves with its reference number. */
 async function openInvoice(qty = 1) {
-  const [inv] = await control.seed(sb.url, "SalesInvoice", { CustomerID: "C-1001", Details: [{ InventoryID: "GAD-2", Qty: qty }] });
-  const a = await fetch(`${sb.url}/entity/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: D.name, password: D.password, tenant: D.tenant }) });
+  const [inv] = await control.seed(sandbox.url, "SalesInvoice", { CustomerID: "C-1001", Details: [{ InventoryID: "GAD-2", Qty: qty }] });
+  const a = await fetch(`${sandbox.url}/entity/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: D.name, password: D.password, tenant: D.tenant }) });
   const cookie = a.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  const res = await fetch(`${sb.url}${ENTITY}/SalesInvoice/ReleaseSalesInvoice`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ entity: { id: inv.id } }) });
+  const res = await fetch(`${sandbox.url}${ENTITY}/SalesInvoice/ReleaseSalesInvoice`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ entity: { id: inv.id } }) });
   assert.equal(res.status, 202);
-  await fetch(`${sb.url}/entity/auth/logout`, { method: "POST", headers: { cookie } });
+  await fetch(`${sandbox.url}/entity/auth/logout`, { method: "POST", headers: { cookie } });
   return inv.ReferenceNbr;
 }
 const payment = (invoice, reference, amount = "100.00") => ({ refs: [], amount: { amount, currency: "EUR" }, paymentDate: "2026-11-21", method: "bank-transfer", reference, invoices: [{ refs: [{ system: "acumatica", id: invoice }], amount: { amount, currency: "EUR" } }] });
-
-test.before(async () => {
-  sb = await start({ port: 0 });
-  await helper.startServer();
-});
-test.after(async () => {
-  await sb.close();
-  await helper.stopServer();
-});
-test.afterEach(async () => {
-  // Sessions count against the licence (Acumatica): every adapter a test opened is closed after it.
-  for (const a of adapters.splice(0)) await a.close();
-  await helper.unload();
-  await control.clearFaults(sb.url);
-});
 
 test("acumatica: ensure customer creates it once keyed by the CRM id, then finds it", async () => {
   const a = adapter();
@@ -59,7 +43,7 @@ test("acumatica: ensure customer creates it once keyed by the CRM id, then finds
   assert.deepEqual(first, { ref: { system: "acumatica", id: `001${t}`, type: "Customer", number: `001${t}` }, created: true });
   const again = await a.ensureCustomer(customer, {});
   assert.equal(again.created, false);
-  const stored = (await control.records(sb.url, "Customer")).filter((c) => c.CustomerID === `001${t}`);
+  const stored = (await control.records(sandbox.url, "Customer")).filter((c) => c.CustomerID === `001${t}`);
   assert.equal(stored.length, 1);
   assert.equal(stored[0].CustomerName, `Initech ${t}`);
   assert.equal(stored[0].CurrencyID, "USD");
@@ -67,7 +51,7 @@ test("acumatica: ensure customer creates it once keyed by the CRM id, then finds
 });
 
 test("acumatica: create an order: its number in refs, CustomerOrder = external reference, one login for many calls", async () => {
-  const logins = kit.requests(await control.stats(sb.url), "POST", "login");
+  const logins = kit.requests(await control.stats(sandbox.url), "POST", "login");
   const a = adapter();
   const o = order();
   const { order: created, created: isNew } = await a.createOrder(o, { correlationId: "c-1" });
@@ -80,7 +64,7 @@ test("acumatica: create an order: its number in refs, CustomerOrder = external r
   assert.equal(stored.OrderNbr, ref.number);
   assert.deepEqual(stored.Details.map((l) => [l.InventoryID, l.OrderQty, l.UnitPrice]), [["GAD-2", 2, 150], ["WID-1", 3, 9.99]]);
   await a.createOrder(order(), {});
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "login"), logins + 1, "the session is reused");
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "login"), logins + 1, "the session is reused");
 });
 
 test("acumatica: mayExist finds the order by CustomerOrder and posts nothing", async () => {
@@ -94,33 +78,33 @@ test("acumatica: mayExist finds the order by CustomerOrder and posts nothing", a
 });
 
 test("acumatica: an expired session is renewed by logging in again; close logs out", async () => {
-  const a = createErpAdapter({ system: "acumatica", name: "session", baseUrl: sb.url, user: D.name, password: D.password, tenant: D.tenant, connection: kit.FAST });
+  const a = createErpAdapter({ system: "acumatica", name: "session", baseUrl: sandbox.url, user: D.name, password: D.password, tenant: D.tenant, connection: kit.FAST });
   await a.createOrder(order(), {});
-  const before = kit.requests(await control.stats(sb.url), "POST", "login");
-  await control.expireTokens(sb.url);
+  const before = kit.requests(await control.stats(sandbox.url), "POST", "login");
+  await control.expireTokens(sandbox.url);
   const o = order();
   assert.equal((await a.createOrder(o, {})).created, true);
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "login"), before + 1);
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "login"), before + 1);
   assert.equal((await ordersWith(o.externalReference)).length, 1);
-  const logouts = kit.requests(await control.stats(sb.url), "POST", "logout");
+  const logouts = kit.requests(await control.stats(sandbox.url), "POST", "logout");
   await a.close();
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "logout"), logouts + 1);
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "logout"), logouts + 1);
 });
 
 test("acumatica: a wrong password is an auth failure, not retried", async () => {
   const a = adapter({ password: "wrong" });
   await assert.rejects(a.createOrder(order(), {}), (err) => err instanceof TechnicalError && err.kind === "auth" && !err.retryable && /Invalid credentials/.test(err.message));
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "login") > 0, true);
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "login") > 0, true);
 });
 
 for (const { fault, connection, settleMs } of kit.CREATE_FAULTS) {
   test(`acumatica: ${kit.name(fault)} on create → exactly one order`, async () => {
     const a = adapter({ connection });
     const o = order();
-    await control.faults(sb.url, [{ ...fault, method: "PUT", path: `${ENTITY}/SalesOrder` }]);
+    await control.faults(sandbox.url, [{ ...fault, method: "PUT", path: `${ENTITY}/SalesOrder` }]);
     const outcome = await a.createOrder(o, {});
     assert.ok(outcome.order.refs.some((r) => r.system === "acumatica"));
-    assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
+    assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
     if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
     assert.equal((await ordersWith(o.externalReference)).length, 1);
   });
@@ -129,7 +113,7 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS) {
 test("acumatica: a 500 System.Exception is technical; nothing written", async () => {
   const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
   const o = order();
-  await control.faults(sb.url, [{ kind: "error", status: 500, method: "PUT", path: `${ENTITY}/SalesOrder` }]);
+  await control.faults(sandbox.url, [{ kind: "error", status: 500, method: "PUT", path: `${ENTITY}/SalesOrder` }]);
   await assert.rejects(a.createOrder(o, {}), (err) => err instanceof TechnicalError && err.status === 500);
   assert.equal((await ordersWith(o.externalReference)).length, 0);
 });
@@ -142,7 +126,7 @@ test("acumatica: 422 field errors and PX exceptions are business rejections nami
   badCustomer.customer.refs[1].id = "C-9999";
   await assert.rejects(a.createOrder(badCustomer, {}), (err) => err instanceof BusinessError && err.field === "CustomerID" && /cannot be found/.test(err.message));
   assert.equal((await ordersWith(badItem.externalReference)).length, 0);
-  const [draft] = await control.seed(sb.url, "SalesInvoice", { CustomerID: "C-1001", Details: [{ InventoryID: "GAD-2", Qty: 1 }] });
+  const [draft] = await control.seed(sandbox.url, "SalesInvoice", { CustomerID: "C-1001", Details: [{ InventoryID: "GAD-2", Qty: 1 }] });
   const ref = `BANK-${kit.tag()}`;
   await assert.rejects(a.recordPayment(payment(draft.ReferenceNbr, ref), {}), (err) => err instanceof BusinessError && err.field === "DocumentsToApply[0].ReferenceNbr" && /not an open invoice/.test(err.message));
   assert.equal((await paymentsWith(ref)).length, 0);
@@ -176,8 +160,8 @@ test("acumatica: invoices by watermark: oldest first, page by page, an unmappabl
   assert.match(watermark, /^\d{4}-.*Z\|AR\d+$/);
 
   const fresh = [];
-  for (let i = 0; i < 3; i++) fresh.push((await control.seed(sb.url, "SalesInvoice", { CustomerID: "C-1002", Details: [{ InventoryID: "SUP-12", Qty: i + 1 }] }))[0].ReferenceNbr);
-  const [odd] = await control.seed(sb.url, "SalesInvoice", { CustomerID: "C-1002", CurrencyID: "EURO", Details: [{ InventoryID: "SUP-12", Qty: 1 }] });
+  for (let i = 0; i < 3; i++) fresh.push((await control.seed(sandbox.url, "SalesInvoice", { CustomerID: "C-1002", Details: [{ InventoryID: "SUP-12", Qty: i + 1 }] }))[0].ReferenceNbr);
+  const [odd] = await control.seed(sandbox.url, "SalesInvoice", { CustomerID: "C-1002", CurrencyID: "EURO", Details: [{ InventoryID: "SUP-12", Qty: 1 }] });
   const next = [];
   for await (const page of a.listInvoices(watermark, { pageSize: 2 })) next.push(page);
   assert.equal(next.length, 2, "four changed invoices in pages of two");
@@ -209,16 +193,16 @@ test("acumatica: a payment is recorded and released once per reference, even aft
   assert.equal((await paymentsWith(ref)).length, 1, "a repeat finds the payment by PaymentRef");
 
   const ref2 = `BANK-${kit.tag()}`;
-  const lostBefore = (await control.stats(sb.url)).faults["lost-response"] ?? 0;
-  await control.faults(sb.url, [
+  const lostBefore = (await control.stats(sandbox.url)).faults["lost-response"] ?? 0;
+  await control.faults(sandbox.url, [
     { kind: "lost-response", method: "PUT", path: `${ENTITY}/Payment`, count: 1 },
     { kind: "lost-response", method: "POST", path: `${ENTITY}/Payment/ReleasePayment`, count: 1 },
   ]);
   const lost = await a.recordPayment(payment(inv, ref2), {});
   assert.equal(lost.status, "succeeded");
-  assert.equal((await control.stats(sb.url)).faults["lost-response"], lostBefore + 2, "both answers were lost");
+  assert.equal((await control.stats(sandbox.url)).faults["lost-response"], lostBefore + 2, "both answers were lost");
   assert.equal((await paymentsWith(ref2)).length, 1);
-  const invoice = (await control.records(sb.url, "SalesInvoice")).find((r) => r.ReferenceNbr === inv);
+  const invoice = (await control.records(sandbox.url, "SalesInvoice")).find((r) => r.ReferenceNbr === inv);
   assert.equal(invoice.Balance, 100, "300 less two payments of 100");
   assert.equal((await a.getInvoice(inv, {})).status, "partially-paid");
 });
@@ -226,7 +210,7 @@ test("acumatica: a payment is recorded and released once per reference, even aft
 // ---- Node-RED -------------------------------------------------------------------------------------------------
 
 function connectionNode(fields = {}) {
-  return kit.connection({ system: "acumatica", baseUrl: sb.url, acumaticaTenant: D.tenant, acumaticaEndpoint: "Default/24.200.001", ...fields }, { user: D.name, password: D.password });
+  return kit.connection({ system: "acumatica", baseUrl: sandbox.url, acumaticaTenant: D.tenant, acumaticaEndpoint: "Default/24.200.001", ...fields }, { user: D.name, password: D.password });
 }
 
 test("acumatica in Node-RED: keelson-erp-order ensures the customer and creates the order; bad data leaves by output 2", async () => {
@@ -267,5 +251,5 @@ test("acumatica in Node-RED: keelson-erp-invoice lists by watermark, then record
   assert.equal(got.out[0].payload.status, "succeeded");
   await pay({ payload: payment(inv, ref, "150.00") });
   assert.equal((await paymentsWith(ref)).length, 1);
-  assert.equal((await control.records(sb.url, "SalesInvoice")).find((r) => r.ReferenceNbr === inv).Status, "Closed");
+  assert.equal((await control.records(sandbox.url, "SalesInvoice")).find((r) => r.ReferenceNbr === inv).Status, "Closed");
 });

@@ -14,17 +14,18 @@ const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.j
 const orderNode = require("../../dist/nodes/erp-order/erp-order.js");
 const invoiceNode = require("../../dist/nodes/erp-invoice/erp-invoice.js");
 const { FAST, control } = require("./support");
+const kit = require("./kit");
 
 const SYSTEM = "business-central";
-let sb;
+const sandbox = kit.useSandbox(start);
 let adapter;
-const base = () => sb.url;
-const tokenUrl = () => `${sb.url}/${D.tenantId}/oauth2/v2.0/token`;
+const base = () => sandbox.url;
+const tokenUrl = () => `${sandbox.url}/${D.tenantId}/oauth2/v2.0/token`;
 // BC's 429 says Retry-After: 5; the retry budget must have room for it.
 const RETRY = { ...FAST, retry: { ...FAST.retry, maxElapsedMs: 20000 } };
 
 function config(overrides = {}) {
-  return { system: SYSTEM, name: "bc test", baseUrl: sb.url, tenantId: D.tenantId, environment: D.environment, companyId: D.companyId, clientId: D.clientId, clientSecret: D.clientSecret, tokenUrl: tokenUrl(), localCurrency: "GBP", connection: RETRY, ...overrides };
+  return { system: SYSTEM, name: "bc test", baseUrl: sandbox.url, tenantId: D.tenantId, environment: D.environment, companyId: D.companyId, clientId: D.clientId, clientSecret: D.clientSecret, tokenUrl: tokenUrl(), localCurrency: "GBP", connection: RETRY, ...overrides };
 }
 
 let sequence = 0;
@@ -55,21 +56,8 @@ function salesOrder(customerRef, { currency = "EUR", lines } = {}) {
 
 const ordersWith = async (ref) => (await control.records(base(), "salesOrders")).filter((o) => o.externalDocumentNumber === ref);
 
-test.before(async () => {
-  sb = await start({ port: 0 });
-  await helper.startServer();
-});
-test.after(async () => {
-  await helper.stopServer();
-  await sb.close();
-});
 test.beforeEach(() => {
-  adapter = createErpAdapter(config());
-});
-test.afterEach(async () => {
-  await helper.unload();
-  await adapter.close();
-  await control.clearFaults(base());
+  adapter = sandbox.track(createErpAdapter(config()));
 });
 
 test("ensure customer: created once with the CRM id as its number, then found by it", async () => {
@@ -340,7 +328,7 @@ test("a payment is one journal line per reference, also after a lost answer", as
 
 function connectionDef(overrides = {}) {
   return {
-    def: { id: "conn", type: "keelson-erp-connection", name: "bc sandbox", system: SYSTEM, baseUrl: sb.url, tenantId: D.tenantId, environment: D.environment, companyId: D.companyId, tokenUrl: tokenUrl(), scope: "", localCurrency: "GBP", paymentJournal: "CASHRCPT", orderDefaults: "", maxAttempts: 6, timeoutSeconds: 2, ...overrides },
+    def: { id: "conn", type: "keelson-erp-connection", name: "bc sandbox", system: SYSTEM, baseUrl: sandbox.url, tenantId: D.tenantId, environment: D.environment, companyId: D.companyId, tokenUrl: tokenUrl(), scope: "", localCurrency: "GBP", paymentJournal: "CASHRCPT", orderDefaults: "", maxAttempts: 6, timeoutSeconds: 2, ...overrides },
     creds: { conn: { clientId: D.clientId, clientSecret: D.clientSecret } },
   };
 }

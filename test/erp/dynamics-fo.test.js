@@ -12,31 +12,30 @@ const { BusinessError, TechnicalError } = require("../../dist/nodes/lib/resilien
 const kit = require("./kit");
 const { control, helper } = kit;
 
-let sb;
-const adapters = [];
+const sandbox = kit.useSandbox(start);
 
 function adapter({ connection = {}, ...rest } = {}) {
   const a = createErpAdapter({
     system: "dynamics-fo",
     name: "fo test",
-    baseUrl: sb.url,
+    baseUrl: sandbox.url,
     tenantId: D.tenantId,
     clientId: D.clientId,
     clientSecret: D.clientSecret,
     company: "USMF",
-    tokenUrl: `${sb.url}/${D.tenantId}/oauth2/v2.0/token`,
+    tokenUrl: `${sandbox.url}/${D.tenantId}/oauth2/v2.0/token`,
     orderDefaults: { customerGroupId: "30" },
     connection: { ...kit.FAST, ...connection },
     ...rest,
   });
-  adapters.push(a);
+  sandbox.track(a);
   return a;
 }
 
 const order = (overrides = {}) => kit.salesOrder({ system: "dynamics-fo", type: "CustomersV3" }, overrides);
 
-const headersWith = async (ref) => (await control.records(sb.url, "SalesOrderHeadersV2")).filter((r) => r.CustomersOrderReference === ref);
-const linesOf = async (number) => (await control.records(sb.url, "SalesOrderLines")).filter((l) => l.SalesOrderNumber === number && l.dataAreaId === "usmf");
+const headersWith = async (ref) => (await control.records(sandbox.url, "SalesOrderHeadersV2")).filter((r) => r.CustomersOrderReference === ref);
+const linesOf = async (number) => (await control.records(sandbox.url, "SalesOrderLines")).filter((l) => l.SalesOrderNumber === number && l.dataAreaId === "usmf");
 /** Exactly one header for the reference, with exactly the order's lines once each. */
 async function exactlyOne(o) {
   const headers = await headersWith(o.externalReference);
@@ -44,20 +43,6 @@ async function exactlyOne(o) {
   const lines = await linesOf(headers[0].SalesOrderNumber);
   assert.deepEqual(lines.map((l) => l.LineNumber).sort(), o.lines.map((l) => l.lineNumber), "each line once");
 }
-
-test.before(async () => {
-  sb = await start({ port: 0 });
-  await helper.startServer();
-});
-test.after(async () => {
-  await sb.close();
-  await helper.stopServer();
-});
-test.afterEach(async () => {
-  for (const a of adapters.splice(0)) await a.close();
-  await helper.unload();
-  await control.clearFaults(sb.url);
-});
 
 test("dynamics-fo: create an order in the configured company: header then lines, number in refs; mayExist finds it", async () => {
   const a = adapter();
@@ -80,11 +65,11 @@ test("dynamics-fo: create an order in the configured company: header then lines,
 test("dynamics-fo: an expired token is renewed once; a wrong secret is an auth failure", async () => {
   const a = adapter();
   await a.createOrder(order(), {});
-  const tokens = kit.requests(await control.stats(sb.url), "POST", "token");
-  await control.expireTokens(sb.url);
+  const tokens = kit.requests(await control.stats(sandbox.url), "POST", "token");
+  await control.expireTokens(sandbox.url);
   const o = order();
   assert.equal((await a.createOrder(o, {})).created, true);
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "token"), tokens + 1);
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "token"), tokens + 1);
   await exactlyOne(o);
   const bad = adapter({ clientSecret: "wrong" });
   await assert.rejects(bad.getOrder({ id: "000001" }, {}), (err) => err instanceof TechnicalError && err.kind === "auth" && !err.retryable && /AADSTS7000215/.test(err.message));
@@ -98,11 +83,11 @@ for (const [target, path] of [["header", "/data/SalesOrderHeadersV2"], ["line", 
     test(`dynamics-fo: ${kit.name(fault)} on the ${target} create → exactly one order, each line once`, async () => {
       const a = adapter({ connection });
       const o = order();
-      const before = (await control.stats(sb.url)).faults[fault.kind] ?? 0;
-      await control.faults(sb.url, [{ ...fault, method: "POST", path }]);
+      const before = (await control.stats(sandbox.url)).faults[fault.kind] ?? 0;
+      await control.faults(sandbox.url, [{ ...fault, method: "POST", path }]);
       const outcome = await a.createOrder(o, {});
       assert.ok(outcome.order.refs.some((r) => r.system === "dynamics-fo"));
-      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) > before, "the fault fired");
+      assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) > before, "the fault fired");
       if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
       await exactlyOne(o);
     });
@@ -112,7 +97,7 @@ for (const [target, path] of [["header", "/data/SalesOrderHeadersV2"], ["line", 
 test("dynamics-fo: a 500 is technical; nothing written", async () => {
   const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
   const o = order();
-  await control.faults(sb.url, [{ kind: "error", status: 500, method: "POST", path: "/data/SalesOrderHeadersV2" }]);
+  await control.faults(sandbox.url, [{ kind: "error", status: 500, method: "POST", path: "/data/SalesOrderHeadersV2" }]);
   await assert.rejects(a.createOrder(o, {}), (err) => err instanceof TechnicalError && err.status === 500);
   assert.equal((await headersWith(o.externalReference)).length, 0);
 });
@@ -135,11 +120,11 @@ test("dynamics-fo: ensure customer creates it once in the configured company, ke
   const a = adapter({ company: "demf" });
   const t = kit.tag().slice(-12);
   const customer = { refs: [{ system: "salesforce", id: `001${t}` }], name: `Contoso ${t}`, currency: "EUR", billingAddress: { city: "Munich", country: "DE" } };
-  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/data/CustomersV3", count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "lost-response", method: "POST", path: "/data/CustomersV3", count: 1 }]);
   const first = await a.ensureCustomer(customer, {});
   assert.deepEqual(first.ref, { system: "dynamics-fo", id: `001${t}`, type: "CustomersV3", number: `001${t}` });
   assert.equal((await a.ensureCustomer(customer, {})).created, false);
-  const stored = (await control.records(sb.url, "CustomersV3")).filter((c) => c.CustomerAccount === `001${t}`);
+  const stored = (await control.records(sandbox.url, "CustomersV3")).filter((c) => c.CustomerAccount === `001${t}`);
   assert.equal(stored.length, 1);
   assert.equal(stored[0].dataAreaId, "demf");
   assert.equal(stored[0].AddressCountryRegionId, "DEU");
@@ -163,7 +148,7 @@ async function invoices(a, n) {
   const numbers = [];
   for (let i = 0; i < n; i++) {
     const { order: o } = await a.createOrder(order(), {});
-    numbers.push((await control.seed(sb.url, "SalesInvoiceHeaders", { SalesOrderNumber: o.orderNumber }))[0].InvoiceNumber);
+    numbers.push((await control.seed(sandbox.url, "SalesInvoiceHeaders", { SalesOrderNumber: o.orderNumber }))[0].InvoiceNumber);
   }
   return numbers;
 }
@@ -177,9 +162,9 @@ test("dynamics-fo: invoices by watermark: oldest first, page by page, an unmappa
   assert.match(watermark, /^\d{4}-\d\d-\d\dT.*Z\|CIV-\d+$/);
 
   const fresh = await invoices(a, 2);
-  const [odd] = await control.seed(sb.url, "SalesOrderHeadersV2", { OrderingCustomerAccountNumber: "C-1001", CustomersOrderReference: `ODD-${kit.tag()}`, CurrencyCode: "EURO" });
-  await control.seed(sb.url, "SalesOrderLines", { SalesOrderNumber: odd.SalesOrderNumber, ItemNumber: "SUP-12", OrderedSalesQuantity: 1 });
-  const [oddInvoice] = await control.seed(sb.url, "SalesInvoiceHeaders", { SalesOrderNumber: odd.SalesOrderNumber });
+  const [odd] = await control.seed(sandbox.url, "SalesOrderHeadersV2", { OrderingCustomerAccountNumber: "C-1001", CustomersOrderReference: `ODD-${kit.tag()}`, CurrencyCode: "EURO" });
+  await control.seed(sandbox.url, "SalesOrderLines", { SalesOrderNumber: odd.SalesOrderNumber, ItemNumber: "SUP-12", OrderedSalesQuantity: 1 });
+  const [oddInvoice] = await control.seed(sandbox.url, "SalesInvoiceHeaders", { SalesOrderNumber: odd.SalesOrderNumber });
   const last = await invoices(a, 1);
   const next = [];
   for await (const page of a.listInvoices(watermark, { pageSize: 2 })) next.push(page);
@@ -208,9 +193,9 @@ const payment = (invoice, reference, amount = "100.00", overrides = {}) => ({
   invoices: [{ refs: [{ system: "dynamics-fo", id: invoice }], amount: { amount, currency: "EUR" } }],
   ...overrides,
 });
-const journalsOf = async (ref) => (await control.records(sb.url, "CustomerPaymentJournalHeaders")).filter((h) => h.Description === `Keelson ${ref}`);
-const paymentLinesOf = async (ref) => (await control.records(sb.url, "CustomerPaymentJournalLines")).filter((l) => l.PaymentReference === ref);
-const settlementsOf = async (invoice) => (await control.records(sb.url, "CustSettlement")).filter((x) => x.InvoiceNumber === invoice);
+const journalsOf = async (ref) => (await control.records(sandbox.url, "CustomerPaymentJournalHeaders")).filter((h) => h.Description === `Keelson ${ref}`);
+const paymentLinesOf = async (ref) => (await control.records(sandbox.url, "CustomerPaymentJournalLines")).filter((l) => l.PaymentReference === ref);
+const settlementsOf = async (invoice) => (await control.records(sandbox.url, "CustSettlement")).filter((x) => x.InvoiceNumber === invoice);
 /** Exactly one journal for the reference, holding exactly one line: the payment's. */
 async function exactlyOnePayment(ref) {
   const journals = await journalsOf(ref);
@@ -221,7 +206,7 @@ async function exactlyOnePayment(ref) {
   return { journal: journals[0], line: lines[0] };
 }
 /** F&O's posting of a journal (a user or a batch job), done by the sandbox's control plane. */
-const postJournal = (batch) => control.seed(sb.url, "CustomerPaymentJournalHeaders", { JournalBatchNumber: batch, IsPosted: "Yes" });
+const postJournal = (batch) => control.seed(sandbox.url, "CustomerPaymentJournalHeaders", { JournalBatchNumber: batch, IsPosted: "Yes" });
 
 test("dynamics-fo: a payment is one journal line marking its invoice, pending until posted; a repeat finds it; posting settles", async () => {
   const a = adapter();
@@ -274,11 +259,11 @@ for (const [target, path] of [["journal", "/data/CustomerPaymentJournalHeaders"]
       const a = adapter({ connection });
       const [inv] = await invoices(a, 1);
       const ref = `BANK-${kit.tag()}`;
-      const before = (await control.stats(sb.url)).faults[fault.kind] ?? 0;
-      await control.faults(sb.url, [{ ...fault, method: "POST", path }]);
+      const before = (await control.stats(sandbox.url)).faults[fault.kind] ?? 0;
+      await control.faults(sandbox.url, [{ ...fault, method: "POST", path }]);
       const recorded = await a.recordPayment(payment(inv, ref), {});
       assert.equal(recorded.status, "pending");
-      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) > before, "the fault fired");
+      assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) > before, "the fault fired");
       if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
       const { journal } = await exactlyOnePayment(ref);
       assert.equal(recorded.refs[0].id, journal.JournalBatchNumber);
@@ -290,14 +275,14 @@ test("dynamics-fo: answers lost after both commits → one journal, one line; fa
   const a = adapter({ connection: { retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, maxElapsedMs: 9000 } } });
   const [inv] = await invoices(a, 1);
   const ref = `BANK-${kit.tag()}`;
-  await control.faults(sb.url, [
+  await control.faults(sandbox.url, [
     { kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalHeaders", count: 1 },
     { kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 },
     { kind: "error", status: 503, method: "GET", path: "/data/CustomerPaymentJournalLines", count: 1 },
     { kind: "error", status: 503, method: "GET", path: "/data/CustomerPaymentJournalHeaders", count: 1 },
   ]);
   await a.recordPayment(payment(inv, ref), {});
-  const stats = await control.stats(sb.url);
+  const stats = await control.stats(sandbox.url);
   assert.deepEqual([stats.faults["lost-response"] >= 2, stats.faults.error >= 2], [true, true], "every fault fired");
   await exactlyOnePayment(ref);
 });
@@ -306,7 +291,7 @@ test("dynamics-fo: a journal left without its line by a failure is reused, not d
   const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
   const [inv] = await invoices(a, 1);
   const ref = `BANK-${kit.tag()}`;
-  await control.faults(sb.url, [{ kind: "error", status: 500, method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "error", status: 500, method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 }]);
   await assert.rejects(a.recordPayment(payment(inv, ref), {}), (err) => err instanceof TechnicalError && err.status === 500);
   const [left] = await journalsOf(ref);
   assert.ok(left, "the journal was written");
@@ -349,7 +334,7 @@ test("dynamics-fo: F&O's refusals of a payment are business rejections naming th
 test("dynamics-fo: bad payments are rejected before anything is written", async () => {
   const a = adapter();
   const [inv] = await invoices(a, 1);
-  const before = (await control.records(sb.url, "CustomerPaymentJournalHeaders")).length;
+  const before = (await control.records(sandbox.url, "CustomerPaymentJournalHeaders")).length;
   const two = payment(inv, `BANK-${kit.tag()}`);
   two.invoices.push(two.invoices[0]);
   const cases = [
@@ -361,14 +346,14 @@ test("dynamics-fo: bad payments are rejected before anything is written", async 
     [{ ...payment(inv, `BANK-${kit.tag()}`), invoices: [{ refs: [{ system: "salesforce", id: "a0X1" }], amount: { amount: "1.00", currency: "EUR" } }] }, "INVOICE_NOT_LINKED", "invoices[0].refs"],
   ];
   for (const [p, code, field] of cases) await assert.rejects(a.recordPayment(p, {}), (err) => err instanceof BusinessError && err.code === code && err.field === field, code);
-  assert.equal((await control.records(sb.url, "CustomerPaymentJournalHeaders")).length, before);
+  assert.equal((await control.records(sandbox.url, "CustomerPaymentJournalHeaders")).length, before);
 });
 
 // ---- Node-RED -------------------------------------------------------------------------------------------------
 
 function connectionNode(fields = {}) {
   return kit.connection(
-    { system: "dynamics-fo", baseUrl: sb.url, foTenantId: D.tenantId, foCompany: "usmf", tokenUrl: `${sb.url}/${D.tenantId}/oauth2/v2.0/token`, orderDefaults: JSON.stringify({ customerGroupId: "30" }), ...fields },
+    { system: "dynamics-fo", baseUrl: sandbox.url, foTenantId: D.tenantId, foCompany: "usmf", tokenUrl: `${sandbox.url}/${D.tenantId}/oauth2/v2.0/token`, orderDefaults: JSON.stringify({ customerGroupId: "30" }), ...fields },
     { clientId: D.clientId, clientSecret: D.clientSecret },
   );
 }
@@ -378,7 +363,7 @@ test("dynamics-fo in Node-RED: keelson-erp-order ensures the customer and create
   const o = order();
   o.customer.refs = o.customer.refs.filter((r) => r.system !== "dynamics-fo");
   o.customer.refs[0].id = o.customer.refs[0].id.slice(-18);
-  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/data/SalesOrderHeadersV2", count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "lost-response", method: "POST", path: "/data/SalesOrderHeadersV2", count: 1 }]);
   const ok = await run({ payload: o, correlationId: "nr-1" });
   assert.equal(ok.out, "accepted", JSON.stringify(ok.msg.error));
   assert.equal(ok.msg.erp.customerCreated, true);
@@ -408,7 +393,7 @@ test("dynamics-fo in Node-RED: keelson-erp-invoice lists by watermark, records a
 
   const pay = await kit.invoiceFlow(connectionNode({ orderDefaults: JSON.stringify({ customerGroupId: "30", paymentMethod: "ELECTRONIC" }) }), { operation: "payment" });
   const ref = `BANK-${kit.tag()}`;
-  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "lost-response", method: "POST", path: "/data/CustomerPaymentJournalLines", count: 1 }]);
   const got = await pay({ payload: payment(fresh[0], ref, "150.00"), correlationId: "nr-pay" });
   assert.equal(got.out.length, 1, JSON.stringify(got.caught[0]?.error ?? got.rejected[0]?.error));
   assert.equal(got.out[0].payload.status, "pending");

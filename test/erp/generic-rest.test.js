@@ -13,45 +13,30 @@ const shipped = require("../../resources/generic-rest-profile.json");
 const kit = require("./kit");
 const { control, helper } = kit;
 
-let sb;
-const adapters = [];
+const sandbox = kit.useSandbox(start, { afterEach: (url) => control.limits(url, { honourIdempotencyKey: 1 }) });
 
 function adapter({ connection = {}, profile = {}, ...rest } = {}) {
   const p = { ...shipped.profile, ...profile, paths: { ...shipped.profile.paths, ...profile.paths }, selectors: { ...shipped.profile.selectors, ...profile.selectors } };
   const a = createErpAdapter({
     system: "generic-rest",
     name: "in-house test",
-    baseUrl: sb.url,
-    auth: { kind: "oauth2", tokenUrl: `${sb.url}/oauth/token`, clientId: D.clientId, clientSecret: D.clientSecret },
+    baseUrl: sandbox.url,
+    auth: { kind: "oauth2", tokenUrl: `${sandbox.url}/oauth/token`, clientId: D.clientId, clientSecret: D.clientSecret },
     ...p,
     mappings: shipped.mappings,
     connection: { ...kit.FAST, ...connection },
     ...rest,
   });
-  adapters.push(a);
+  sandbox.track(a);
   return a;
 }
 
 const order = (overrides = {}) => kit.salesOrder({ system: "generic-rest", type: "customer" }, overrides);
-const ordersWith = async (ref) => (await control.records(sb.url, "orders")).filter((r) => r.externalReference === ref);
-const paymentsWith = async (ref) => (await control.records(sb.url, "payments")).filter((r) => r.reference === ref);
+const ordersWith = async (ref) => (await control.records(sandbox.url, "orders")).filter((r) => r.externalReference === ref);
+const paymentsWith = async (ref) => (await control.records(sandbox.url, "payments")).filter((r) => r.reference === ref);
 const payment = (invoice, reference, amount = "10.00", currency = "EUR") => ({ refs: [], amount: { amount, currency }, paymentDate: "2026-11-24", method: "bank-transfer", ...(reference ? { reference } : {}), invoices: [{ refs: [{ system: "generic-rest", id: invoice }], amount: { amount, currency } }] });
 /** A fresh open invoice of C-1001 for `total` EUR; resolves with its id. */
-const openInvoice = async (total = 100) => (await control.seed(sb.url, "invoices", { customerId: "C-1001", total }))[0].id;
-
-test.before(async () => {
-  sb = await start({ port: 0 });
-});
-test.after(async () => {
-  await Promise.all(adapters.map((a) => a.close()));
-  await helper.unload();
-  await sb.close();
-});
-test.afterEach(async () => {
-  await helper.unload();
-  await control.clearFaults(sb.url);
-  await control.limits(sb.url, { honourIdempotencyKey: 1 });
-});
+const openInvoice = async (total = 100) => (await control.seed(sandbox.url, "invoices", { customerId: "C-1001", total }))[0].id;
 
 test("generic REST: a profile that could post twice is refused when the connection is made", () => {
   assert.throws(() => adapter({ profile: { idempotencyHeader: undefined, paths: { findOrder: undefined } } }), /createOrder needs findOrder or an idempotency header/);
@@ -71,7 +56,7 @@ test("generic REST: ensure customer finds the CRM account's customer, else creat
   assert.match(made.ref.id, /^C\d{5}$/);
   const again = await a.ensureCustomer({ refs: [{ system: "salesforce", id: accountId }], name: "Hooli" }, {});
   assert.deepEqual([again.ref.id, again.created], [made.ref.id, false]);
-  assert.equal((await control.records(sb.url, "customers")).filter((c) => c.externalId === accountId).length, 1);
+  assert.equal((await control.records(sandbox.url, "customers")).filter((c) => c.externalId === accountId).length, 1);
   await assert.rejects(a.ensureCustomer({ refs: [], name: "No id" }, {}), (err) => err instanceof BusinessError && err.code === "NO_EXTERNAL_ID");
 });
 
@@ -102,13 +87,13 @@ test("generic REST: create an order, then read its status by id and by external 
 for (const honoured of [1, 0]) {
   for (const { fault, connection, settleMs } of kit.CREATE_FAULTS) {
     test(`generic REST (Idempotency-Key ${honoured ? "honoured" : "ignored"}): ${kit.name(fault)} on create → exactly one order`, async () => {
-      await control.limits(sb.url, { honourIdempotencyKey: honoured });
+      await control.limits(sandbox.url, { honourIdempotencyKey: honoured });
       const a = adapter({ connection });
       const o = order();
-      await control.faults(sb.url, [{ ...fault, method: "POST", path: "/api/v1/orders" }]);
+      await control.faults(sandbox.url, [{ ...fault, method: "POST", path: "/api/v1/orders" }]);
       const outcome = await a.createOrder(o, {});
       assert.ok(outcome.order.refs.some((r) => r.system === "generic-rest" && r.number));
-      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
+      assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
       if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
       assert.equal((await ordersWith(o.externalReference)).length, 1);
     });
@@ -116,29 +101,29 @@ for (const honoured of [1, 0]) {
 }
 
 test("generic REST: many lost answers after commit, key ignored by the ERP → still one order per reference", async () => {
-  await control.limits(sb.url, { honourIdempotencyKey: 0 });
+  await control.limits(sandbox.url, { honourIdempotencyKey: 0 });
   const a = adapter({ connection: { breaker: { failureThreshold: 100, minimumCalls: 1000 } } });
-  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: "/api/v1/orders", probability: 0.4 }]);
+  await control.faults(sandbox.url, [{ kind: "lost-response", method: "POST", path: "/api/v1/orders", probability: 0.4 }]);
   const orders = Array.from({ length: 20 }, () => order());
   await Promise.all(orders.map((o) => a.createOrder(o, {})));
-  assert.ok((await control.stats(sb.url)).faults["lost-response"] >= 1);
+  assert.ok((await control.stats(sandbox.url)).faults["lost-response"] >= 1);
   for (const o of orders) assert.equal((await ordersWith(o.externalReference)).length, 1, o.externalReference);
 });
 
 test("generic REST: the token expires in the middle of a run: one new token, no failed order", async () => {
   const a = adapter();
   await a.createOrder(order(), {});
-  const tokensBefore = kit.requests(await control.stats(sb.url), "POST", "/oauth/token");
-  await control.expireTokens(sb.url);
+  const tokensBefore = kit.requests(await control.stats(sandbox.url), "POST", "/oauth/token");
+  await control.expireTokens(sandbox.url);
   const orders = [order(), order(), order()];
   await Promise.all(orders.map((o) => a.createOrder(o, {})));
-  const stats = await control.stats(sb.url);
+  const stats = await control.stats(sandbox.url);
   assert.equal(kit.requests(stats, "POST", "/oauth/token") - tokensBefore, 1, "one refresh for the three");
   for (const o of orders) assert.equal((await ordersWith(o.externalReference)).length, 1);
 });
 
 test("generic REST: wrong client secret is an auth failure, not a retry loop", async () => {
-  const a = adapter({ auth: { kind: "oauth2", tokenUrl: `${sb.url}/oauth/token`, clientId: D.clientId, clientSecret: "wrong" } });
+  const a = adapter({ auth: { kind: "oauth2", tokenUrl: `${sandbox.url}/oauth/token`, clientId: D.clientId, clientSecret: "wrong" } });
   await assert.rejects(a.createOrder(order(), {}), (err) => /invalid_client|401/.test(err.message));
 });
 
@@ -165,12 +150,12 @@ test("generic REST: 422 field errors are business rejections naming the ERP's fi
 
 test("generic REST: an HTML error page and an unreadable answer to a read are technical errors", async () => {
   const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
-  await control.faults(sb.url, [{ kind: "html-502", method: "GET", path: "/api/v1/orders/*" }]);
+  await control.faults(sandbox.url, [{ kind: "html-502", method: "GET", path: "/api/v1/orders/*" }]);
   await assert.rejects(a.getOrder({ id: "1" }, {}), (err) => err instanceof TechnicalError && err.status === 502 && /Bad Gateway/.test(err.message));
-  await control.faults(sb.url, [{ kind: "malformed", method: "GET", path: "/api/v1/invoices/*" }]);
+  await control.faults(sandbox.url, [{ kind: "malformed", method: "GET", path: "/api/v1/invoices/*" }]);
   await assert.rejects(a.getInvoice("INV-000001", {}), (err) => err instanceof TechnicalError && /malformed JSON/.test(err.message));
   // A proxy's page is retried when the retry policy allows.
-  await control.faults(sb.url, [{ kind: "html-502", count: 1, method: "GET", path: "/api/v1/invoices/*" }]);
+  await control.faults(sandbox.url, [{ kind: "html-502", count: 1, method: "GET", path: "/api/v1/invoices/*" }]);
   assert.equal((await adapter().getInvoice("INV-000001", {})).invoiceNumber, "INV-000001");
 });
 
@@ -232,17 +217,17 @@ test("generic REST: record a payment once: partial then the rest; the same refer
 for (const honoured of [1, 0]) {
   for (const { fault, connection, settleMs } of kit.CREATE_FAULTS) {
     test(`generic REST (Idempotency-Key ${honoured ? "honoured" : "ignored"}): ${kit.name(fault)} on a payment → recorded once`, async () => {
-      await control.limits(sb.url, { honourIdempotencyKey: honoured });
+      await control.limits(sandbox.url, { honourIdempotencyKey: honoured });
       const a = adapter({ connection });
       const inv = await openInvoice(50);
       const ref = `BANK-${kit.tag()}`;
-      await control.faults(sb.url, [{ ...fault, method: "POST", path: "/api/v1/invoices/*/payments" }]);
+      await control.faults(sandbox.url, [{ ...fault, method: "POST", path: "/api/v1/invoices/*/payments" }]);
       const paid = await a.recordPayment(payment(inv, ref, "50.00"), {});
       assert.ok(paid.refs.some((r) => r.system === "generic-rest"));
-      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
+      assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
       if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
       assert.equal((await paymentsWith(ref)).length, 1);
-      assert.equal((await control.records(sb.url, "invoices")).find((i) => i.id === inv).openAmount, 0);
+      assert.equal((await control.records(sandbox.url, "invoices")).find((i) => i.id === inv).openAmount, 0);
     });
   }
 }
@@ -260,18 +245,18 @@ test("generic REST: payment refusals are business rejections naming the field; b
   await a.recordPayment(payment(inv, `B-${kit.tag()}`, "30.00"), {});
   await assert.rejects(a.recordPayment(payment(inv, `B-${kit.tag()}`, "1.00"), {}), (err) => err instanceof BusinessError && err.code === "INVOICE_PAID" && err.field === "invoiceId");
   await assert.rejects(a.recordPayment(payment("INV-NOPE", `B-${kit.tag()}`), {}), (err) => err instanceof BusinessError && err.status === 404);
-  const before = (await control.records(sb.url, "payments")).length;
+  const before = (await control.records(sandbox.url, "payments")).length;
   await assert.rejects(a.recordPayment(payment(inv), {}), (err) => err instanceof BusinessError && err.code === "NO_EXTERNAL_ID" && err.field === "reference");
   await assert.rejects(a.recordPayment({ ...payment(inv, "B-X"), invoices: [] }, {}), (err) => err instanceof BusinessError && err.code === "UNSUPPORTED");
   await assert.rejects(a.recordPayment({ ...payment(inv, "B-X"), invoices: [{ refs: [{ system: "netsuite", id: "7" }], amount: { amount: "1.00", currency: "EUR" } }] }, {}), (err) => err instanceof BusinessError && err.code === "INVOICE_NOT_LINKED" && err.field === "invoices[0].refs");
-  assert.equal((await control.records(sb.url, "payments")).length, before);
+  assert.equal((await control.records(sandbox.url, "payments")).length, before);
 });
 
 // ---- Node-RED -------------------------------------------------------------------------------------------------
 
 function connectionNode() {
   return kit.connection(
-    { system: "generic-rest", baseUrl: sb.url, genericAuth: "oauth2", tokenUrl: `${sb.url}/oauth/token`, profile: JSON.stringify(shipped.profile), mappings: JSON.stringify(shipped.mappings) },
+    { system: "generic-rest", baseUrl: sandbox.url, genericAuth: "oauth2", tokenUrl: `${sandbox.url}/oauth/token`, profile: JSON.stringify(shipped.profile), mappings: JSON.stringify(shipped.mappings) },
     { clientId: D.clientId, clientSecret: D.clientSecret },
   );
 }

@@ -1,6 +1,8 @@
 "use strict";
-// Shared by the per-vendor ERP tests (oracle-fusion, acumatica, dynamics-fo): the fault kinds every create must
-// survive, and real Node-RED flows around keelson-erp-order / keelson-erp-invoice. Not a test file.
+// Shared by the per-vendor ERP tests (oracle-fusion, acumatica, dynamics-fo, sap-payment, generic-rest): the test
+// file's sandbox and its lifecycle, the fault kinds every create must survive, and real Node-RED flows around
+// keelson-erp-order / keelson-erp-invoice. Not a test file.
+const test = require("node:test");
 const { helper } = require("../support/helper");
 const storeNode = require("../../dist/nodes/store/store.js");
 const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.js");
@@ -23,6 +25,42 @@ const CREATE_FAULTS = [
   // follows (which waits as long as the request had).
   { fault: { kind: "latency", ms: 600, count: 1 }, connection: { timeoutMs: 400 }, settleMs: 400 },
 ];
+
+/**
+ * A test file's sandbox: started once (by `start({port: 0})`), with Node-RED's test server around the file; after
+ * each test the adapters handed to `track` are closed (open sessions count against a licence, as at Acumatica), the
+ * test's flows unloaded, the faults cleared, then `afterEach(url)` for whatever else the file resets.
+ */
+function useSandbox(start, { afterEach } = {}) {
+  let sb;
+  const adapters = [];
+  test.before(async () => {
+    sb = await start({ port: 0 });
+    await helper.startServer();
+  });
+  test.after(async () => {
+    await sb.close();
+    await helper.stopServer();
+  });
+  test.afterEach(async () => {
+    for (const a of adapters.splice(0)) await a.close();
+    await helper.unload();
+    await control.clearFaults(sb.url);
+    if (afterEach) await afterEach(sb.url);
+  });
+  return {
+    get url() {
+      return sb.url;
+    },
+    get kernel() {
+      return sb.kernel;
+    },
+    track(adapter) {
+      adapters.push(adapter);
+      return adapter;
+    },
+  };
+}
 
 const name = (f) => `${f.kind}${f.mode ? ` (${f.mode})` : ""}`;
 
@@ -150,4 +188,4 @@ function salesOrder(customerRef, overrides = {}) {
   };
 }
 
-module.exports = { FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, invoiceFlow, tag, salesOrder, helper };
+module.exports = { useSandbox, FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, invoiceFlow, tag, salesOrder, helper };

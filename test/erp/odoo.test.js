@@ -18,14 +18,14 @@ const { FAST, control } = require("./support");
 const kit = require("./kit");
 
 const PROTOCOLS = ["json2", "jsonrpc"];
-let sb;
-const base = () => sb.url;
+const sandbox = kit.useSandbox(start);
+const base = () => sandbox.url;
 const GADGET = "2"; // product.product ids in the sandbox's seed
 const SUPPORT = "3";
 const GLOBEX = "1";
 
 function config(protocol, overrides = {}) {
-  return { system: "odoo", name: `odoo ${protocol}`, baseUrl: sb.url, protocol, database: D.database, login: D.login, password: protocol === "json2" ? D.apiKey : D.password, connection: FAST, ...overrides };
+  return { system: "odoo", name: `odoo ${protocol}`, baseUrl: sandbox.url, protocol, database: D.database, login: D.login, password: protocol === "json2" ? D.apiKey : D.password, connection: FAST, ...overrides };
 }
 
 let sequence = 0;
@@ -99,19 +99,6 @@ function armOn(adapter, method, faults) {
     return request(spec);
   };
 }
-
-test.before(async () => {
-  sb = await start({ port: 0 });
-  await helper.startServer();
-});
-test.after(async () => {
-  await helper.stopServer();
-  await sb.close();
-});
-test.afterEach(async () => {
-  await helper.unload();
-  await control.clearFaults(base());
-});
 
 /** The faults a write (order create, payment) must come through exactly once. */
 const WRITE_FAULTS = [
@@ -525,7 +512,7 @@ test("json2: an unknown database is a configuration error, not a rejected record
 
 function connectionDef(protocol, overrides = {}) {
   return {
-    def: { id: "conn", type: "keelson-erp-connection", name: `odoo ${protocol}`, system: "odoo", baseUrl: sb.url, odooProtocol: protocol, database: D.database, login: protocol === "jsonrpc" ? D.login : "", orderDefaults: "", maxAttempts: 6, timeoutSeconds: 2, ...overrides },
+    def: { id: "conn", type: "keelson-erp-connection", name: `odoo ${protocol}`, system: "odoo", baseUrl: sandbox.url, odooProtocol: protocol, database: D.database, login: protocol === "jsonrpc" ? D.login : "", orderDefaults: "", maxAttempts: 6, timeoutSeconds: 2, ...overrides },
     creds: { conn: { password: protocol === "json2" ? D.apiKey : D.password } },
   };
 }

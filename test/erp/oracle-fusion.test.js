@@ -17,32 +17,31 @@ const APPLY = `${RECEIPTS}/*/action/applyReceipt`;
 const PARTIES = "/crmRestApi/resources/11.13.18.05/hubOrganizations";
 /** Receipt defaults as a connection's order defaults carry them. */
 const RECEIPT_DEFAULTS = { receiptMethod: "Manual", remittanceBankAccountNumber: "10271-17621-619" };
-let sb;
-const adapters = [];
+const sandbox = kit.useSandbox(start);
 
 function adapter({ auth = "basic", connection = {}, ...rest } = {}) {
   const a = createErpAdapter({
     system: "oracle-fusion",
     name: "fusion test",
-    baseUrl: sb.url,
+    baseUrl: sandbox.url,
     auth: auth === "basic" ? { kind: "basic", user: D.username, password: D.password } : { kind: "oauth2", clientId: D.clientId, clientSecret: D.clientSecret },
     orderDefaults: { businessUnitName: "Vision Operations", ...RECEIPT_DEFAULTS },
     connection: { ...kit.FAST, ...connection },
     ...rest,
   });
-  adapters.push(a);
+  sandbox.track(a);
   return a;
 }
 
 const order = (overrides = {}) => kit.salesOrder({ system: "oracle-fusion", type: "party" }, overrides);
 
-const ordersWith = async (ref) => (await control.records(sb.url, "salesOrdersForOrderHub")).filter((r) => r.SourceTransactionId === ref);
-const receiptsWith = async (ref) => (await control.records(sb.url, "standardReceipts")).filter((r) => r.ReceiptNumber === ref);
-const partiesWith = async (value) => (await control.records(sb.url, "hubOrganizations")).filter((o) => o.references.some((x) => x.SourceSystemReferenceValue === value));
-const invoiceRecord = async (id) => (await control.records(sb.url, "receivablesInvoices")).find((r) => String(r.CustomerTransactionId) === String(id));
+const ordersWith = async (ref) => (await control.records(sandbox.url, "salesOrdersForOrderHub")).filter((r) => r.SourceTransactionId === ref);
+const receiptsWith = async (ref) => (await control.records(sandbox.url, "standardReceipts")).filter((r) => r.ReceiptNumber === ref);
+const partiesWith = async (value) => (await control.records(sandbox.url, "hubOrganizations")).filter((o) => o.references.some((x) => x.SourceSystemReferenceValue === value));
+const invoiceRecord = async (id) => (await control.records(sandbox.url, "receivablesInvoices")).find((r) => String(r.CustomerTransactionId) === String(id));
 /** An open Receivables invoice of Globex (account 1001) for qty × 150 EUR; resolves with its CustomerTransactionId. */
 async function openInvoice(qty = 1, extra = {}) {
-  const [inv] = await control.seed(sb.url, "receivablesInvoices", { BillToCustomerNumber: "1001", InvoiceCurrencyCode: "EUR", receivablesInvoiceLines: [{ ItemNumber: "GAD-2", Quantity: qty }], ...extra });
+  const [inv] = await control.seed(sandbox.url, "receivablesInvoices", { BillToCustomerNumber: "1001", InvoiceCurrencyCode: "EUR", receivablesInvoiceLines: [{ ItemNumber: "GAD-2", Quantity: qty }], ...extra });
   return String(inv.CustomerTransactionId);
 }
 const payment = (invoice, reference, amount = "100.00", currency = "EUR") => ({ refs: [], amount: { amount, currency }, paymentDate: "2026-11-21", method: "bank-transfer", reference, invoices: [{ refs: [{ system: "oracle-fusion", id: invoice }], amount: { amount, currency } }] });
@@ -52,21 +51,6 @@ async function oneReceipt(ref) {
   assert.equal(receipts.length, 1, `one receipt numbered ${ref}`);
   return receipts[0];
 }
-
-test.before(async () => {
-  sb = await start({ port: 0 });
-  await helper.startServer();
-});
-test.after(async () => {
-  await sb.close();
-  await helper.stopServer();
-});
-test.afterEach(async () => {
-  // Sessions count against the licence (Acumatica): every adapter a test opened is closed after it.
-  for (const a of adapters.splice(0)) await a.close();
-  await helper.unload();
-  await control.clearFaults(sb.url);
-});
 
 test("oracle-fusion: create with Basic auth: HeaderId and order number in refs; a second create finds the same order", async () => {
   const a = adapter();
@@ -93,17 +77,17 @@ test("oracle-fusion: create with Basic auth: HeaderId and order number in refs; 
 test("oracle-fusion: OAuth client credentials; an expired token is renewed once without failing the call", async () => {
   const a = adapter({ auth: "oauth2" });
   assert.equal((await a.createOrder(order(), {})).created, true);
-  await control.expireTokens(sb.url);
+  await control.expireTokens(sandbox.url);
   const o = order();
   assert.equal((await a.createOrder(o, {})).created, true);
-  const stats = await control.stats(sb.url);
+  const stats = await control.stats(sandbox.url);
   assert.equal(kit.requests(stats, "POST", "token"), 2, "one login, one renewal");
   assert.equal((await ordersWith(o.externalReference)).length, 1);
 });
 
 test("oracle-fusion: a wrong password is an auth failure, not retried", async () => {
-  const a = createErpAdapter({ system: "oracle-fusion", name: "bad", baseUrl: sb.url, auth: { kind: "basic", user: D.username, password: "wrong" }, orderDefaults: { businessUnitName: "Vision Operations" }, connection: kit.FAST });
-  adapters.push(a);
+  const a = createErpAdapter({ system: "oracle-fusion", name: "bad", baseUrl: sandbox.url, auth: { kind: "basic", user: D.username, password: "wrong" }, orderDefaults: { businessUnitName: "Vision Operations" }, connection: kit.FAST });
+  sandbox.track(a);
   await assert.rejects(a.createOrder(order(), {}), (err) => err instanceof TechnicalError && err.kind === "auth" && err.retryable === false);
 });
 
@@ -112,10 +96,10 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS.filter((c) => c.
   test(`oracle-fusion: ${kit.name(fault)} on create → exactly one order`, async () => {
     const a = adapter({ connection });
     const o = order();
-    await control.faults(sb.url, [{ ...fault, method: "POST", path: CREATE }]);
+    await control.faults(sandbox.url, [{ ...fault, method: "POST", path: CREATE }]);
     const outcome = await a.createOrder(o, {});
     assert.ok(outcome.order.refs.some((r) => r.system === "oracle-fusion"));
-    assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
+    assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
     if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
     assert.equal((await ordersWith(o.externalReference)).length, 1);
   });
@@ -124,7 +108,7 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS.filter((c) => c.
 test("oracle-fusion: a 500 is a technical failure and no order is written", async () => {
   const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
   const o = order();
-  await control.faults(sb.url, [{ kind: "error", status: 500, method: "POST", path: CREATE }]);
+  await control.faults(sandbox.url, [{ kind: "error", status: 500, method: "POST", path: CREATE }]);
   await assert.rejects(a.createOrder(o, {}), (err) => err instanceof TechnicalError && err.status === 500);
   assert.equal((await ordersWith(o.externalReference)).length, 0);
 });
@@ -132,7 +116,7 @@ test("oracle-fusion: a 500 is a technical failure and no order is written", asyn
 test("oracle-fusion: a 429 burst: Retry-After (60 s) past the retry budget surfaces as throttled, nothing written; the rerun creates one", async () => {
   const a = adapter();
   const o = order();
-  await control.faults(sb.url, [{ kind: "throttle", method: "POST", path: CREATE, count: 2 }]);
+  await control.faults(sandbox.url, [{ kind: "throttle", method: "POST", path: CREATE, count: 2 }]);
   await assert.rejects(a.createOrder(o, {}), (err) => err instanceof TechnicalError && err.kind === "throttled" && err.retryable && err.retryAfterMs === 60000);
   assert.equal((await ordersWith(o.externalReference)).length, 0);
   await assert.rejects(a.createOrder(o, { mayExist: true }), (err) => err instanceof TechnicalError && err.kind === "throttled");
@@ -156,9 +140,9 @@ test("oracle-fusion: an order whose customer has no party number is refused befo
   const a = adapter();
   const o = order();
   o.customer.refs = o.customer.refs.filter((r) => r.system !== "oracle-fusion");
-  const before = kit.requests(await control.stats(sb.url), "POST", "salesOrdersForOrderHub");
+  const before = kit.requests(await control.stats(sandbox.url), "POST", "salesOrdersForOrderHub");
   await assert.rejects(a.createOrder(o, {}), (err) => err instanceof BusinessError && err.code === "CUSTOMER_NOT_LINKED" && /ensure customer/.test(err.hint));
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "salesOrdersForOrderHub"), before);
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "salesOrdersForOrderHub"), before);
   // A customer already linked is taken as it is, without a call.
   assert.deepEqual((await a.ensureCustomer({ refs: [{ system: "oracle-fusion", id: "C-1002" }], name: "Umbrella" }, {})).ref, { system: "oracle-fusion", id: "C-1002" });
 });
@@ -194,9 +178,9 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS.filter((c) => c.
   test(`oracle-fusion: ${kit.name(fault)} on the party create → exactly one party`, async () => {
     const a = adapter({ connection });
     const id = `001${kit.tag()}`;
-    await control.faults(sb.url, [{ ...fault, method: "POST", path: PARTIES }]);
+    await control.faults(sandbox.url, [{ ...fault, method: "POST", path: PARTIES }]);
     const { ref } = await a.ensureCustomer({ refs: [{ system: "salesforce", id }], name: "Globex Widgets" }, {});
-    assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
+    assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
     if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
     const parties = await partiesWith(id);
     assert.equal(parties.length, 1);
@@ -221,10 +205,10 @@ test("oracle-fusion: mayExist reads the order by its key and posts nothing when 
   const a = adapter();
   const o = order();
   await a.createOrder(o, {});
-  const before = kit.requests(await control.stats(sb.url), "POST", "salesOrdersForOrderHub$");
+  const before = kit.requests(await control.stats(sandbox.url), "POST", "salesOrdersForOrderHub$");
   const again = await a.createOrder(o, { mayExist: true });
   assert.equal(again.created, false);
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "salesOrdersForOrderHub$"), before, "no second POST");
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "salesOrdersForOrderHub$"), before, "no second POST");
 });
 
 test("oracle-fusion: get an order by HeaderId and by external reference; a missing one is undefined", async () => {
@@ -266,7 +250,7 @@ test("oracle-fusion: invoices by watermark: oldest first, every page, ties broke
   const at = new Date(Date.now() + 2000).toISOString();
   const tied = [];
   for (let i = 0; i < 3; i++) tied.push(await openInvoice(i + 1, { LastUpdateDate: at }));
-  const [odd] = await control.seed(sb.url, "receivablesInvoices", { BillToCustomerNumber: "1002", InvoiceCurrencyCode: "EURO", LastUpdateDate: new Date(Date.now() + 3000).toISOString(), receivablesInvoiceLines: [{ ItemNumber: "SUP-12", Quantity: 1 }] });
+  const [odd] = await control.seed(sandbox.url, "receivablesInvoices", { BillToCustomerNumber: "1002", InvoiceCurrencyCode: "EURO", LastUpdateDate: new Date(Date.now() + 3000).toISOString(), receivablesInvoiceLines: [{ ItemNumber: "SUP-12", Quantity: 1 }] });
   const next = [];
   for await (const page of a.listInvoices(watermark, { pageSize: 2 })) next.push(page);
   assert.equal(next.length, 2, "four changed invoices in pages of two");
@@ -283,7 +267,7 @@ test("oracle-fusion: invoices by watermark: oldest first, every page, ties broke
 
 test("oracle-fusion: get one invoice with its lines; a missing one is undefined", async () => {
   const a = adapter();
-  const [first] = await control.records(sb.url, "receivablesInvoices");
+  const [first] = await control.records(sandbox.url, "receivablesInvoices");
   const invoice = await a.getInvoice(String(first.CustomerTransactionId), {});
   assert.equal(invoice.invoiceNumber, first.TransactionNumber);
   assert.deepEqual(invoice.salesOrder, [{ system: "oracle-fusion", id: "84001", type: "salesOrderNumber", number: "84001" }]);
@@ -304,9 +288,9 @@ test("oracle-fusion: a payment is one standard receipt, applied once to the invo
   assert.equal(receipt.applications.length, 1);
   assert.equal(receipt.UnappliedAmount, "0.00");
   assert.equal((await invoiceRecord(inv)).InvoiceBalanceAmount, 200);
-  const posts = kit.requests(await control.stats(sb.url), "POST", "standardReceipts");
+  const posts = kit.requests(await control.stats(sandbox.url), "POST", "standardReceipts");
   await a.recordPayment(payment(inv, ref), {});
-  assert.equal(kit.requests(await control.stats(sb.url), "POST", "standardReceipts"), posts, "the repeat posted nothing");
+  assert.equal(kit.requests(await control.stats(sandbox.url), "POST", "standardReceipts"), posts, "the repeat posted nothing");
   assert.equal((await oneReceipt(ref)).applications.length, 1);
   const read = await a.getInvoice(inv, {});
   assert.equal(read.status, "partially-paid");
@@ -320,14 +304,14 @@ test("oracle-fusion: answers lost after commit, on the receipt and on its applic
   const a = adapter();
   const inv = await openInvoice(2);
   const ref = `BANK-${kit.tag()}`;
-  const lostBefore = (await control.stats(sb.url)).faults["lost-response"] ?? 0;
-  await control.faults(sb.url, [
+  const lostBefore = (await control.stats(sandbox.url)).faults["lost-response"] ?? 0;
+  await control.faults(sandbox.url, [
     { kind: "lost-response", method: "POST", path: RECEIPTS, count: 1 },
     { kind: "lost-response", method: "POST", path: APPLY, count: 1 },
   ]);
   const paid = await a.recordPayment(payment(inv, ref), {});
   assert.equal(paid.status, "succeeded");
-  assert.equal((await control.stats(sb.url)).faults["lost-response"], lostBefore + 2, "both answers were lost");
+  assert.equal((await control.stats(sandbox.url)).faults["lost-response"], lostBefore + 2, "both answers were lost");
   assert.equal((await oneReceipt(ref)).applications.length, 1);
   assert.equal((await invoiceRecord(inv)).InvoiceBalanceAmount, 200);
 });
@@ -338,10 +322,10 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS.filter((c) => c.
       const a = adapter({ connection });
       const inv = await openInvoice(1);
       const ref = `BANK-${kit.tag()}`;
-      await control.faults(sb.url, [{ ...fault, method: "POST", path }]);
+      await control.faults(sandbox.url, [{ ...fault, method: "POST", path }]);
       const paid = await a.recordPayment(payment(inv, ref, "150.00"), {});
       assert.equal(paid.status, "succeeded");
-      assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
+      assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) >= 1, "the fault fired");
       if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
       assert.equal((await oneReceipt(ref)).applications.length, 1);
       assert.equal((await invoiceRecord(inv)).InvoiceBalanceAmount, 0);
@@ -353,7 +337,7 @@ test("oracle-fusion: a 429 on the receipt (Retry-After 60 s, past the retry budg
   const a = adapter();
   const inv = await openInvoice(1);
   const ref = `BANK-${kit.tag()}`;
-  await control.faults(sb.url, [{ kind: "throttle", method: "POST", path: RECEIPTS, count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "throttle", method: "POST", path: RECEIPTS, count: 1 }]);
   await assert.rejects(a.recordPayment(payment(inv, ref), {}), (err) => err instanceof TechnicalError && err.kind === "throttled" && err.retryable && err.retryAfterMs === 60000);
   assert.equal((await receiptsWith(ref)).length, 0);
   // A fresh connection: the first one holds its calls back for the 60 s the gateway asked for.
@@ -365,7 +349,7 @@ test("oracle-fusion: a 500 on applyReceipt is a technical failure; the receipt s
   const a = adapter({ connection: { retry: { maxAttempts: 1 } } });
   const inv = await openInvoice(1);
   const ref = `BANK-${kit.tag()}`;
-  await control.faults(sb.url, [{ kind: "error", status: 500, method: "POST", path: APPLY, count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "error", status: 500, method: "POST", path: APPLY, count: 1 }]);
   await assert.rejects(a.recordPayment(payment(inv, ref), {}), (err) => err instanceof TechnicalError && err.status === 500);
   assert.equal((await oneReceipt(ref)).applications.length, 0);
   await a.recordPayment(payment(inv, ref), {});
@@ -408,7 +392,7 @@ test("oracle-fusion: bad payments are refused before any receipt is written", as
 
 function connectionNode(fields = {}) {
   return kit.connection(
-    { system: "oracle-fusion", baseUrl: sb.url, fusionAuth: "basic", orderDefaults: JSON.stringify({ businessUnitName: "Vision Operations", ...RECEIPT_DEFAULTS }), ...fields },
+    { system: "oracle-fusion", baseUrl: sandbox.url, fusionAuth: "basic", orderDefaults: JSON.stringify({ businessUnitName: "Vision Operations", ...RECEIPT_DEFAULTS }), ...fields },
     fields.fusionAuth === "oauth2" ? { clientId: D.clientId, clientSecret: D.clientSecret } : { user: D.username, password: D.password },
   );
 }
@@ -416,7 +400,7 @@ function connectionNode(fields = {}) {
 test("oracle-fusion in Node-RED: keelson-erp-order creates once through a lost response and rejects bad data on output 2", async () => {
   const run = await kit.orderFlow(connectionNode({ fusionAuth: "oauth2" }));
   const o = order();
-  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: CREATE, count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "lost-response", method: "POST", path: CREATE, count: 1 }]);
   const ok = await run({ payload: o, correlationId: "nr-1" });
   assert.equal(ok.out, "accepted", JSON.stringify(ok.msg.error));
   assert.ok(ok.msg.payload.refs.some((r) => r.system === "oracle-fusion" && r.number));

@@ -16,29 +16,28 @@ const POST_PATH = "/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi";
 const CLEARING_PATH = "/sap/bc/srt/scs_ext/sap/journalentrybulkclearingreques";
 const AUTH = `Basic ${Buffer.from(`${D.user}:${D.password}`).toString("base64")}`;
 const DEFAULTS = { salesOrganization: "1010", distributionChannel: "10", organizationDivision: "00", bankGLAccount: "11001000" };
-let sb;
-const adapters = [];
+const sandbox = kit.useSandbox(start, { afterEach: (url) => control.limits(url, { clearingDelayMs: 50 }) });
 
 function adapter({ connection = {}, orderDefaults = DEFAULTS, ...rest } = {}) {
-  const a = createErpAdapter({ system: "sap-s4hana", name: "sap test", baseUrl: sb.url, user: D.user, password: D.password, orderDefaults, connection: { ...kit.FAST, ...connection }, ...rest });
-  adapters.push(a);
+  const a = createErpAdapter({ system: "sap-s4hana", name: "sap test", baseUrl: sandbox.url, user: D.user, password: D.password, orderDefaults, connection: { ...kit.FAST, ...connection }, ...rest });
+  sandbox.track(a);
   return a;
 }
 
 /** A fresh billing document of the seeded order (203.79 EUR gross, customer 10100001, company code 1010). */
 async function openInvoice() {
-  const [doc] = await control.seed(sb.url, "A_BillingDocument", { SalesOrder: "1000013601" });
+  const [doc] = await control.seed(sandbox.url, "A_BillingDocument", { SalesOrder: "1000013601" });
   return doc;
 }
 const payment = (invoice, reference, amount = invoice.TotalGrossAmount, currency = "EUR") => ({
   refs: [], amount: { amount, currency }, paymentDate: "2026-11-21", method: "bank-transfer", reference,
   invoices: [{ refs: [{ system: "sap-s4hana", id: invoice.BillingDocument }], amount: { amount, currency } }],
 });
-const items = () => control.records(sb.url, "A_OperationalAcctgDocItemCube");
+const items = () => control.records(sandbox.url, "A_OperationalAcctgDocItemCube");
 /** The customer items of journal entries posted with this reference: one per posting. */
 const postingsWith = async (reference) => (await items()).filter((i) => i.DocumentReferenceID === reference.toUpperCase() && i.FinancialAccountType === "D");
 const invoiceItem = async (invoice) => (await items()).find((i) => i.AccountingDocument === invoice.AccountingDocument && i.FinancialAccountType === "D");
-const billing = async (invoice) => (await control.records(sb.url, "A_BillingDocument")).find((b) => b.BillingDocument === invoice.BillingDocument);
+const billing = async (invoice) => (await control.records(sandbox.url, "A_BillingDocument")).find((b) => b.BillingDocument === invoice.BillingDocument);
 const until = async (what, check, ms = 3000) => {
   const end = Date.now() + ms;
   for (;;) {
@@ -50,7 +49,7 @@ const until = async (what, check, ms = 3000) => {
 const cleared = (invoice) => until(`billing document ${invoice.BillingDocument} cleared`, async () => (await billing(invoice)).InvoiceClearingStatus === "C");
 
 async function soap(path, xml, headers = {}) {
-  const res = await fetch(sb.url + path, { method: "POST", headers: { authorization: AUTH, "content-type": "text/xml; charset=utf-8", ...headers }, body: xml });
+  const res = await fetch(sandbox.url + path, { method: "POST", headers: { authorization: AUTH, "content-type": "text/xml; charset=utf-8", ...headers }, body: xml });
   return { status: res.status, text: await res.text() };
 }
 const envelope = (body) => `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sfin="http://sap.com/xi/SAPSCORE/SFIN"><soapenv:Header/><soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
@@ -65,23 +64,8 @@ const clearingRequest = (currency, rows) =>
     rows.map((r, n) => `<APARItems><ReferenceDocumentItem>${n + 1}</ReferenceDocumentItem><AccountType>D</AccountType><APARAccount>00${r.Customer}</APARAccount><FiscalYear>${r.FiscalYear}</FiscalYear><AccountingDocument>${r.AccountingDocument}</AccountingDocument><AccountingDocumentItem>${r.AccountingDocumentItem}</AccountingDocumentItem></APARItems>`).join("") +
     `</JournalEntry></JournalEntryClearingRequest></sfin:JournalEntryBulkClearingRequest>`);
 
-test.before(async () => {
-  sb = await start({ port: 0 });
-  await helper.startServer();
-});
-test.after(async () => {
-  await sb.close();
-  await helper.stopServer();
-});
-test.afterEach(async () => {
-  for (const a of adapters.splice(0)) await a.close();
-  await helper.unload();
-  await control.clearFaults(sb.url);
-  await control.limits(sb.url, { clearingDelayMs: 50 });
-});
-
 test("sap-s4hana: a payment is posted (DZ, bank debit, customer credit) and clears the invoice; pending until SAP shows it", async () => {
-  await control.limits(sb.url, { clearingDelayMs: 300 });
+  await control.limits(sandbox.url, { clearingDelayMs: 300 });
   const a = adapter();
   const invoice = await openInvoice();
   const ref = `P${kit.tag()}`.slice(0, 16);
@@ -102,7 +86,7 @@ test("sap-s4hana: a payment is posted (DZ, bank debit, customer credit) and clea
   const [pay] = await postingsWith(ref);
   assert.ok(open.ClearingAccountingDocument && open.ClearingAccountingDocument === pay.ClearingAccountingDocument, "invoice item and payment item cleared by one clearing document");
   assert.equal((await a.getInvoice(invoice.BillingDocument, {})).status, "paid");
-  const messages = (await control.records(sb.url, "ClearingMessage")).filter((m) => m.status === "processed");
+  const messages = (await control.records(sandbox.url, "ClearingMessage")).filter((m) => m.status === "processed");
   assert.ok(messages.length >= 1);
 
   const again = await a.recordPayment(payment(invoice, ref), {});
@@ -114,9 +98,9 @@ test("sap-s4hana: a payment is posted (DZ, bank debit, customer credit) and clea
 test("sap-s4hana: the SOAP services are called with the communication user only, no CSRF handshake", async () => {
   const a = adapter();
   const invoice = await openInvoice();
-  const before = await control.stats(sb.url);
+  const before = await control.stats(sandbox.url);
   await a.recordPayment(payment(invoice, `C${kit.tag()}`.slice(0, 16)), {});
-  const after = await control.stats(sb.url);
+  const after = await control.stats(sandbox.url);
   const heads = (s) => kit.requests(s, "HEAD", "API_SALES_ORDER_SRV");
   assert.equal(heads(after), heads(before), "no token fetch for SOAP");
   assert.equal(kit.requests(after, "POST", "journalentrycreaterequestconfi") - kit.requests(before, "POST", "journalentrycreaterequestconfi"), 1);
@@ -128,11 +112,11 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS) {
     const a = adapter({ connection });
     const invoice = await openInvoice();
     const ref = `F${kit.tag()}`.slice(0, 16);
-    const fired = (await control.stats(sb.url)).faults[fault.kind] ?? 0;
-    await control.faults(sb.url, [{ ...fault, method: "POST", path: POST_PATH }]);
+    const fired = (await control.stats(sandbox.url)).faults[fault.kind] ?? 0;
+    await control.faults(sandbox.url, [{ ...fault, method: "POST", path: POST_PATH }]);
     const paid = await a.recordPayment(payment(invoice, ref), {});
     if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
-    assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) > fired, "the fault fired");
+    assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) > fired, "the fault fired");
     assert.equal((await postingsWith(ref)).length, 1, "posted exactly once");
     assert.ok(["pending", "succeeded"].includes(paid.status));
     await cleared(invoice);
@@ -142,11 +126,11 @@ for (const { fault, connection, settleMs } of kit.CREATE_FAULTS) {
     const a = adapter({ connection });
     const invoice = await openInvoice();
     const ref = `K${kit.tag()}`.slice(0, 16);
-    const fired = (await control.stats(sb.url)).faults[fault.kind] ?? 0;
-    await control.faults(sb.url, [{ ...fault, method: "POST", path: CLEARING_PATH }]);
+    const fired = (await control.stats(sandbox.url)).faults[fault.kind] ?? 0;
+    await control.faults(sandbox.url, [{ ...fault, method: "POST", path: CLEARING_PATH }]);
     await a.recordPayment(payment(invoice, ref), {});
     if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
-    assert.ok(((await control.stats(sb.url)).faults[fault.kind] ?? 0) > fired, "the fault fired");
+    assert.ok(((await control.stats(sandbox.url)).faults[fault.kind] ?? 0) > fired, "the fault fired");
     await cleared(invoice);
     assert.equal((await postingsWith(ref)).length, 1);
     const [pay] = await postingsWith(ref);
@@ -158,10 +142,10 @@ test("sap-s4hana: a response lost after SAP posted: looked up by DocumentReferen
   const a = adapter();
   const invoice = await openInvoice();
   const ref = `L${kit.tag()}`.slice(0, 16);
-  await control.faults(sb.url, [{ kind: "lost-response", method: "POST", path: POST_PATH, count: 1 }]);
-  const before = await control.stats(sb.url);
+  await control.faults(sandbox.url, [{ kind: "lost-response", method: "POST", path: POST_PATH, count: 1 }]);
+  const before = await control.stats(sandbox.url);
   const paid = await a.recordPayment(payment(invoice, ref), {});
-  const after = await control.stats(sb.url);
+  const after = await control.stats(sandbox.url);
   assert.equal(kit.requests(after, "POST", "journalentrycreaterequestconfi") - kit.requests(before, "POST", "journalentrycreaterequestconfi"), 1, "the look-up found it: no second post");
   assert.equal((await postingsWith(ref)).length, 1);
   assert.equal(paid.refs[0].number, (await postingsWith(ref))[0].AccountingDocument);
@@ -203,7 +187,7 @@ test("sap-s4hana: checked before money moves: unknown, cleared or cancelled invo
   await check(payment(invoice, `M${kit.tag()}`.slice(0, 16), "999999.00"), "AMOUNT_EXCEEDS_OPEN_ITEM", "amount.amount");
   await check(payment(invoice, `O${kit.tag()}`.slice(0, 16)), "COMPANY_CODE_MISMATCH", 'extensions["sap-s4hana"].companyCode', { adapter: adapter({ orderDefaults: { ...DEFAULTS, companyCode: "1710" } }) });
   const cancelled = await openInvoice();
-  sb.kernel.store.get("A_BillingDocument", cancelled.BillingDocument).BillingDocumentIsCancelled = "X";
+  sandbox.kernel.store.get("A_BillingDocument", cancelled.BillingDocument).BillingDocumentIsCancelled = "X";
   await check(payment(cancelled, `Z${kit.tag()}`.slice(0, 16)), "INVOICE_CANCELLED", "invoices[0].refs");
   // Cleared by someone else's payment: a second payment would only sit on account.
   await a.recordPayment(payment(invoice, `A${kit.tag()}`.slice(0, 16)), {});
@@ -215,13 +199,13 @@ test("sap-s4hana: a partial payment is posted on account and left open (no clear
   const a = adapter();
   const invoice = await openInvoice();
   const ref = `H${kit.tag()}`.slice(0, 16);
-  const before = (await control.records(sb.url, "ClearingMessage")).length;
+  const before = (await control.records(sandbox.url, "ClearingMessage")).length;
   const paid = await a.recordPayment(payment(invoice, ref, "50.00"), {});
   assert.equal(paid.status, "pending");
   const [item] = await postingsWith(ref);
   assert.equal(item.AmountInTransactionCurrency, "-50.00");
   await new Promise((r) => setTimeout(r, 150));
-  assert.equal((await control.records(sb.url, "ClearingMessage")).length, before, "nothing to clear");
+  assert.equal((await control.records(sandbox.url, "ClearingMessage")).length, before, "nothing to clear");
   assert.equal((await billing(invoice)).InvoiceClearingStatus, "A");
 });
 
@@ -229,7 +213,7 @@ test("sap-s4hana: bad input is refused before SAP is called, naming the field", 
   const a = adapter();
   const invoice = await openInvoice();
   const p = payment(invoice, "GOOD-REF");
-  const before = await control.stats(sb.url);
+  const before = await control.stats(sandbox.url);
   const refuse = (value, code, field) => assert.rejects(a.recordPayment(value, {}), (err) => err instanceof BusinessError && err.code === code && err.field === field);
   await refuse({ ...p, reference: undefined }, "NO_EXTERNAL_ID", "reference");
   await refuse({ ...p, reference: "A-REFERENCE-OF-17" }, "REFERENCE_TOO_LONG", "reference");
@@ -237,7 +221,7 @@ test("sap-s4hana: bad input is refused before SAP is called, naming the field", 
   await refuse({ ...p, amount: { amount: "0.00", currency: "EUR" }, invoices: [{ ...p.invoices[0], amount: { amount: "0.00", currency: "EUR" } }] }, "AMOUNT_NOT_POSITIVE", "amount.amount");
   await assert.rejects(a.recordPayment({ ...p, invoices: [p.invoices[0], p.invoices[0]] }, {}), (err) => err instanceof BusinessError && err.code === "UNSUPPORTED");
   await assert.rejects(a.recordPayment({ ...p, invoices: [{ ...p.invoices[0], amount: { amount: "1.00", currency: "EUR" } }] }, {}), (err) => err instanceof BusinessError && err.code === "UNSUPPORTED");
-  const after = await control.stats(sb.url);
+  const after = await control.stats(sandbox.url);
   assert.equal(kit.requests(after, "GET", "") - kit.requests(before, "GET", ""), 0, "not one call to SAP");
   // A custom mapping that writes something that is not XML is a mapping error, not a posting.
   const bad = adapter({ mappings: { paymentOut: '{"JournalEntry": {"Company Code": "1010"}}' } });
@@ -281,9 +265,9 @@ test("sap sandbox: Journal Entry - Post answers 200 with SAP's log for rejected 
   const fault = await soap(POST_PATH, "<soapenv:Envelope><oops");
   assert.equal(fault.status, 500);
   assert.match(fault.text, /<soap-env:Fault><faultcode>soap-env:Client<\/faultcode><faultstring xml:lang="en">[^<]*not well-formed/);
-  const noAuth = await fetch(sb.url + POST_PATH, { method: "POST", headers: { "content-type": "text/xml" }, body: journalEntry() });
+  const noAuth = await fetch(sandbox.url + POST_PATH, { method: "POST", headers: { "content-type": "text/xml" }, body: journalEntry() });
   assert.equal(noAuth.status, 401, "the communication user's Basic credentials are required");
-  await control.faults(sb.url, [{ kind: "error", status: 500, path: POST_PATH, count: 1 }]);
+  await control.faults(sandbox.url, [{ kind: "error", status: 500, path: POST_PATH, count: 1 }]);
   const err = await soap(POST_PATH, journalEntry());
   assert.equal(err.status, 500);
   assert.match(err.text, /<faultcode>soap-env:Server<\/faultcode><faultstring xml:lang="en">Web service processing error; more details in the web service error log/);
@@ -295,7 +279,7 @@ test("sap sandbox: Journal Entry - Clearing answers 202 and reports failures onl
   const ok = await soap(POST_PATH, journalEntry({ reference: "RAW-CLR", amount: open.AmountInTransactionCurrency }));
   const doc = /<AccountingDocument>(\d+)<\/AccountingDocument>/.exec(ok.text)[1];
   const pay = (await items()).find((i) => i.AccountingDocument === doc && i.FinancialAccountType === "D");
-  const messages = async () => control.records(sb.url, "ClearingMessage");
+  const messages = async () => control.records(sandbox.url, "ClearingMessage");
   const n = (await messages()).length;
 
   const wrongCurrency = await soap(CLEARING_PATH, clearingRequest("USD", [open, pay]));
@@ -320,7 +304,7 @@ test("sap sandbox: Journal Entry - Clearing answers 202 and reports failures onl
 test("sap-s4hana in Node-RED: keelson-erp-invoice records a payment, a repeat posts nothing, a rejection leaves by output 2", async () => {
   const invoice = await openInvoice();
   const ref = `N${kit.tag()}`.slice(0, 16);
-  const conn = (defaults) => kit.connection({ system: "sap-s4hana", baseUrl: sb.url, orderDefaults: JSON.stringify(defaults) }, { user: D.user, password: D.password });
+  const conn = (defaults) => kit.connection({ system: "sap-s4hana", baseUrl: sandbox.url, orderDefaults: JSON.stringify(defaults) }, { user: D.user, password: D.password });
   const pay = await kit.invoiceFlow(conn(DEFAULTS), { operation: "payment" });
   const got = await pay({ payload: payment(invoice, ref), correlationId: "corr-node" });
   assert.equal(got.out.length, 1, JSON.stringify(got.caught[0]?.error ?? got.rejected[0]?.error));
