@@ -4,57 +4,21 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { helper, shownStatus } = require("../support/helper");
-const storeNode = require("../../dist/nodes/store/store.js");
 const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.js");
 const invoiceNode = require("../../dist/nodes/erp-invoice/erp-invoice.js");
 const support = require("./support");
+const kit = require("./kit");
 const { SYSTEMS, control } = support;
 
-const nodes = [storeNode, connectionNode, invoiceNode];
+const nodes = [connectionNode, invoiceNode];
 const running = {};
 
+/** keelson-erp-invoice (its watermark "test-<system>" in a memory store) on a connection to the system's sandbox. */
 async function load(system, { operation = "list", pageSize = 2, connection = {} } = {}) {
-  const { def, creds } = support.connectionNode(system, running[system].sb.url, connection);
-  await helper.load(nodes, [
-    { id: "tab", type: "tab", label: "erp" },
-    { id: "st", type: "keelson-store", backend: "memory", dir: "", redisUrl: "", prefix: "", postgresUrl: "", schema: "", tablePrefix: "", timeout: 1000 },
-    def,
-    { id: "inv", type: "keelson-erp-invoice", z: "tab", connection: "conn", operation, store: "st", watermark: `test-${system}`, pageSize, wires: [["out"], ["rejected"]] },
-    { id: "out", type: "helper", z: "tab" },
-    { id: "rejected", type: "helper", z: "tab" },
-    { id: "catcher", type: "catch", z: "tab", scope: ["inv"], uncaught: false, wires: [["caught"]] },
-    { id: "caught", type: "helper", z: "tab" },
-    { id: "completer", type: "complete", z: "tab", scope: ["inv"], uncaught: false, wires: [["completed"]] },
-    { id: "completed", type: "helper", z: "tab" },
-  ], creds);
+  await kit.invoiceFlow(support.connectionNode(system, running[system].sb.url, connection), { operation, pageSize, watermark: `test-${system}` });
 }
 
-/** Sends msg and collects every output until the node is done (Complete) or fails (Catch). */
-function run(msg = { payload: "" }, { onFirst } = {}) {
-  return new Promise((resolve, reject) => {
-    const seen = { out: [], rejected: [], caught: [] };
-    const timer = setTimeout(() => reject(new Error(`not done within 10 s: ${JSON.stringify(seen).slice(0, 300)}`)), 10000);
-    helper.getNode("out").on("input", (m) => {
-      if (seen.out.length === 0 && onFirst) onFirst(m);
-      seen.out.push(m);
-    });
-    helper.getNode("rejected").on("input", (m) => seen.rejected.push(m));
-    const finish = () => {
-      clearTimeout(timer);
-      // Messages sent just before done() are delivered first; give them a tick.
-      setImmediate(() => {
-        for (const id of ["out", "rejected", "caught", "completed"]) helper.getNode(id).removeAllListeners("input");
-        resolve(seen);
-      });
-    };
-    helper.getNode("caught").on("input", (m) => {
-      seen.caught.push(m);
-      finish();
-    });
-    helper.getNode("completed").once("input", finish);
-    helper.getNode("inv").receive(msg);
-  });
-}
+const run = (msg, options) => kit.sendInvoice(msg, options);
 
 async function watermark(system) {
   return (await helper.getNode("st").store()).getWatermark(`test-${system}`);

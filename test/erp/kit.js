@@ -107,20 +107,23 @@ async function orderFlow({ def, creds }, { operation = "create", ensureCustomer 
     { id: "catcher", type: "catch", z: "tab", scope: ["order"], uncaught: false, wires: [["caught"]] },
     { id: "caught", type: "helper", z: "tab" },
   ], creds);
-  return (msg, ms = 10000) => {
-    const outs = ["accepted", "rejected", "caught"];
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      for (const out of outs) {
-        helper.getNode(out).once("input", (m) => {
-          clearTimeout(timer);
-          for (const o of outs) helper.getNode(o).removeAllListeners("input");
-          resolve({ out, msg: m });
-        });
-      }
-      helper.getNode("order").receive(msg);
-    });
-  };
+  return sendOrder;
+}
+
+/** Sends msg into the loaded order node; resolves with {out: accepted | rejected | caught, msg}. */
+function sendOrder(msg, ms = 10000) {
+  const outs = ["accepted", "rejected", "caught"];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    for (const out of outs) {
+      helper.getNode(out).once("input", (m) => {
+        clearTimeout(timer);
+        for (const o of outs) helper.getNode(o).removeAllListeners("input");
+        resolve({ out, msg: m });
+      });
+    }
+    helper.getNode("order").receive(msg);
+  });
 }
 
 /** Loads store + connection + keelson-erp-invoice; run(msg) collects every output until Complete or Catch. */
@@ -137,28 +140,39 @@ async function invoiceFlow({ def, creds }, { operation = "list", pageSize = 2, w
     { id: "completer", type: "complete", z: "tab", scope: ["inv"], uncaught: false, wires: [["completed"]] },
     { id: "completed", type: "helper", z: "tab" },
   ], creds);
-  const run = (msg = { payload: "" }) =>
-    new Promise((resolve, reject) => {
-      const seen = { out: [], rejected: [], caught: [] };
-      const timer = setTimeout(() => reject(new Error(`not done within 10 s: ${JSON.stringify(seen).slice(0, 300)}`)), 10000);
-      helper.getNode("out").on("input", (m) => seen.out.push(m));
-      helper.getNode("rejected").on("input", (m) => seen.rejected.push(m));
-      const finish = () => {
-        clearTimeout(timer);
-        setImmediate(() => {
-          for (const id of ["out", "rejected", "caught", "completed"]) helper.getNode(id).removeAllListeners("input");
-          resolve(seen);
-        });
-      };
-      helper.getNode("caught").on("input", (m) => {
-        seen.caught.push(m);
-        finish();
-      });
-      helper.getNode("completed").once("input", finish);
-      helper.getNode("inv").receive(msg);
-    });
+  const run = (msg) => sendInvoice(msg);
   run.watermark = async () => (await helper.getNode("st").store()).getWatermark(watermark);
   return run;
+}
+
+/**
+ * Sends msg into the loaded invoice node and collects every output until it is done (Complete) or fails (Catch);
+ * `onFirst(msg)` sees the first invoice as it comes out.
+ */
+function sendInvoice(msg = { payload: "" }, { onFirst } = {}) {
+  return new Promise((resolve, reject) => {
+    const seen = { out: [], rejected: [], caught: [] };
+    const timer = setTimeout(() => reject(new Error(`not done within 10 s: ${JSON.stringify(seen).slice(0, 300)}`)), 10000);
+    helper.getNode("out").on("input", (m) => {
+      if (seen.out.length === 0 && onFirst) onFirst(m);
+      seen.out.push(m);
+    });
+    helper.getNode("rejected").on("input", (m) => seen.rejected.push(m));
+    const finish = () => {
+      clearTimeout(timer);
+      // Messages sent just before done() are delivered first; give them a tick.
+      setImmediate(() => {
+        for (const id of ["out", "rejected", "caught", "completed"]) helper.getNode(id).removeAllListeners("input");
+        resolve(seen);
+      });
+    };
+    helper.getNode("caught").on("input", (m) => {
+      seen.caught.push(m);
+      finish();
+    });
+    helper.getNode("completed").once("input", finish);
+    helper.getNode("inv").receive(msg);
+  });
 }
 
 let sequence = 0;
@@ -188,4 +202,4 @@ function salesOrder(customerRef, overrides = {}) {
   };
 }
 
-module.exports = { useSandbox, FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, invoiceFlow, tag, salesOrder, helper };
+module.exports = { useSandbox, FAST, CREATE_FAULTS, name, control, requests, connection, orderFlow, sendOrder, invoiceFlow, sendInvoice, tag, salesOrder, helper };

@@ -7,47 +7,18 @@ const { helper, nextMessage, noMessage, shownStatus } = require("../support/help
 const connectionNode = require("../../dist/nodes/erp-connection/erp-connection.js");
 const orderNode = require("../../dist/nodes/erp-order/erp-order.js");
 const support = require("./support");
+const kit = require("./kit");
 const { SYSTEMS, salesOrder, customerOf, control, ordersWith, seededCustomer } = support;
 
 const nodes = [connectionNode, orderNode];
 const running = {};
 
-function flow(system, { operation = "create", ensureCustomer = false, connection = {} } = {}) {
-  const { def, creds } = support.connectionNode(system, running[system].sb.url, connection);
-  return {
-    flow: [
-      { id: "tab", type: "tab", label: "erp" },
-      def,
-      { id: "order", type: "keelson-erp-order", z: "tab", connection: "conn", operation, ensureCustomer, customer: "customer", customerType: "msg", wires: [["accepted"], ["rejected"]] },
-      { id: "accepted", type: "helper", z: "tab" },
-      { id: "rejected", type: "helper", z: "tab" },
-      { id: "catcher", type: "catch", z: "tab", scope: ["order"], uncaught: false, wires: [["caught"]] },
-      { id: "caught", type: "helper", z: "tab" },
-    ],
-    creds,
-  };
+/** keelson-erp-order on a connection to the system's sandbox, with accepted / rejected / caught helpers. */
+async function load(system, { operation = "create", ensureCustomer = false, connection = {} } = {}) {
+  await kit.orderFlow(support.connectionNode(system, running[system].sb.url, connection), { operation, ensureCustomer });
 }
 
-async function load(system, options) {
-  const { flow: f, creds } = flow(system, options);
-  await helper.load(nodes, f, creds);
-}
-
-/** Sends msg into the order node and resolves with {out, msg}: out is accepted, rejected or caught. */
-function run(msg, ms = 8000) {
-  const outs = ["accepted", "rejected", "caught"];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    for (const out of outs) {
-      helper.getNode(out).once("input", (m) => {
-        clearTimeout(timer);
-        for (const o of outs) helper.getNode(o).removeAllListeners("input");
-        resolve({ out, msg: m });
-      });
-    }
-    helper.getNode("order").receive(msg);
-  });
-}
+const run = (msg, ms = 8000) => kit.sendOrder(msg, ms);
 
 test.before(async () => {
   await helper.startServer();
