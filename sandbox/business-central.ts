@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Halt, SlidingWindow, bearer, makeRequest, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
 import { entraToken } from "./entra";
-import { evaluateFilter, FilterError, filterFields, parseFilter, type FilterExpr } from "./odata-filter";
+import { evaluateFilter, parseQueryOptions, type QueryModel, type QueryOptions } from "./odata-filter";
 
 export const BUSINESS_CENTRAL_LIMITS = {
   /** Per user / service principal, 5-minute sliding window. */
@@ -356,60 +356,15 @@ export async function start(options: BusinessCentralOptions = {}): Promise<Runni
 
     // ---- reading ----------------------------------------------------------------------------------------------
 
-    interface ReadOptions {
-      select?: string[];
-      filter?: FilterExpr;
-      orderby?: { field: string; desc: boolean }[];
-      top?: number;
-      skip?: number;
-      expand?: { nav: string; options: ReadOptions }[];
-    }
-    const noProperty = (set: string, p: string) => fail(400, "BadRequest", `Could not find a property named '${p}' on type 'Microsoft.NAV.${def(set).type}'.`);
-
-    const readOptions = (set: string, get: (name: string) => string | null): ReadOptions => {
-      const d = def(set);
-      const o: ReadOptions = {};
-      const select = get("$select");
-      if (select) {
-        o.select = select.split(",").map((x) => x.trim());
-        for (const f of o.select) if (!d.fields[f]) throw noProperty(set, f);
-      }
-      const filter = get("$filter");
-      if (filter) {
-        try {
-          o.filter = parseFilter(filter);
-        } catch (e) {
-          if (e instanceof FilterError) throw fail(400, "BadRequest", e.message);
-          throw e;
-        }
-        for (const f of filterFields(o.filter)) if (!d.fields[f]) throw noProperty(set, f);
-      }
-      const orderby = get("$orderby");
-      if (orderby)
-        o.orderby = orderby.split(",").map((part) => {
-          const [field, dir] = part.trim().split(/\s+/);
-          if (!d.fields[field!]) throw noProperty(set, field!);
-          return { field: field!, desc: dir?.toLowerCase() === "desc" };
-        });
-      for (const [opt, key] of [["$top", "top"], ["$skip", "skip"]] as const) {
-        const v = get(opt);
-        if (v === null) continue;
-        if (!/^\d+$/.test(v)) throw fail(400, "BadRequest", `Invalid value '${v}' for ${opt} query option found.`);
-        o[key] = Number(v);
-      }
-      const expand = get("$expand");
-      if (expand)
-        o.expand = splitTop(expand).map((item) => {
-          const m = /^(\w+)(?:\((.*)\))?$/.exec(item);
-          const nav = m?.[1] ?? item;
-          const target = d.children[nav]?.set ?? d.singles[nav]?.set;
-          if (!target) throw noProperty(set, nav);
-          const inner = new Map<string, string>();
-          for (const opt of (m?.[2] ?? "").split(";").filter(Boolean)) inner.set(opt.slice(0, opt.indexOf("=")), opt.slice(opt.indexOf("=") + 1));
-          return { nav, options: readOptions(target, (x) => inner.get(x) ?? null) };
-        });
-      return o;
+    type ReadOptions = QueryOptions;
+    const model: QueryModel<Halt> = {
+      hasField: (set, field) => Boolean(def(set).fields[field]),
+      navigationTarget: (set, nav) => def(set).children[nav]?.set ?? def(set).singles[nav]?.set,
+      noProperty: (set, name) => fail(400, "BadRequest", `Could not find a property named '${name}' on type 'Microsoft.NAV.${def(set).type}'.`),
+      badRequest: (message) => fail(400, "BadRequest", message),
+      paging: ["$top", "$skip"],
     };
+    const readOptions = (set: string, get: (name: string) => string | null): ReadOptions => parseQueryOptions(set, get, model);
 
     const query = (set: string, o: ReadOptions, rows: StoredRecord[]): StoredRecord[] => {
       let list = o.filter ? rows.filter((r) => evaluateFilter(o.filter!, (f) => r[f])) : [...rows];
@@ -802,22 +757,6 @@ export async function start(options: BusinessCentralOptions = {}): Promise<Runni
       },
     };
   });
-}
-
-function splitTop(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = "";
-  for (const ch of s) {
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    if (ch === "," && depth === 0) {
-      out.push(cur.trim());
-      cur = "";
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
 }
 
 function addDays(date: string, days: number): string {

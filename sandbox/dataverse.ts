@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { Halt, SlidingWindow, bearer, serve, type Kernel, type Reply, type Route, type RunningSandbox, type SandboxRequest, type StartOptions, type StoredRecord } from "./kernel";
 import { entraToken } from "./entra";
 import { runBatch } from "./odata-batch";
-import { evaluateFilter, FilterError, filterFields, parseFilter } from "./odata-filter";
+import { evaluateFilter, parseQueryOptions, type QueryModel, type QueryOptions } from "./odata-filter";
 
 export const DATAVERSE_LIMITS = {
   /** Service protection, per user, 5-minute sliding window. */
@@ -257,78 +257,16 @@ export async function start(options: DataverseOptions = {}): Promise<RunningSand
 
     // ---- reading ----------------------------------------------------------------------------------------------
 
-    interface ReadOptions {
-      select?: string[];
-      filter?: ReturnType<typeof parseFilter>;
-      orderby?: { field: string; desc: boolean }[];
-      top?: number;
-      expand?: { nav: string; options: ReadOptions }[];
-    }
-
-    const splitTop = (s: string, sep: string): string[] => {
-      const out: string[] = [];
-      let depth = 0;
-      let cur = "";
-      for (const ch of s) {
-        if (ch === "(") depth++;
-        if (ch === ")") depth--;
-        if (ch === sep && depth === 0) {
-          out.push(cur);
-          cur = "";
-        } else cur += ch;
-      }
-      if (cur.trim()) out.push(cur);
-      return out.map((x) => x.trim()).filter(Boolean);
+    type ReadOptions = QueryOptions;
+    const model: QueryModel<Halt> = {
+      hasField: (set, field) => Boolean(entitySet(set).attrs[field]),
+      navigationTarget: (set, nav) => entitySet(set).singles[nav]?.target ?? entitySet(set).collections[nav]?.set,
+      noProperty: (set, name) => noProperty(entitySet(set), name),
+      badRequest: (message) => odataError(400, "0x0", message),
+      // Dataverse pages with $top and the Prefer header's odata.maxpagesize; $skip is not one of its options.
+      paging: ["$top"],
     };
-
-    const readOptions = (set: string, get: (name: string) => string | null): ReadOptions => {
-      const d = entitySet(set);
-      const o: ReadOptions = {};
-      const select = get("$select");
-      if (select) {
-        o.select = select.split(",").map((s) => s.trim());
-        for (const s of o.select) if (!d.attrs[s]) throw noProperty(d, s);
-      }
-      const filter = get("$filter");
-      if (filter) {
-        try {
-          o.filter = parseFilter(filter);
-        } catch (e) {
-          if (e instanceof FilterError) throw odataError(400, "0x0", e.message);
-          throw e;
-        }
-        for (const f of filterFields(o.filter)) if (!d.attrs[f]) throw noProperty(d, f);
-      }
-      const orderby = get("$orderby");
-      if (orderby) {
-        o.orderby = orderby.split(",").map((part) => {
-          const [field, dir] = part.trim().split(/\s+/);
-          if (!d.attrs[field!]) throw noProperty(d, field!);
-          return { field: field!, desc: dir?.toLowerCase() === "desc" };
-        });
-      }
-      const top = get("$top");
-      if (top !== null) {
-        if (!/^\d+$/.test(top)) throw odataError(400, "0x0", `Invalid value '${top}' for $top query option found.`);
-        o.top = Number(top);
-      }
-      const expand = get("$expand");
-      if (expand) {
-        o.expand = splitTop(expand, ",").map((item) => {
-          const m = /^([a-z_]+)(?:\((.*)\))?$/.exec(item);
-          const nav = m?.[1] ?? item;
-          const target = d.singles[nav]?.target ?? d.collections[nav]?.set;
-          if (!target) throw noProperty(d, nav);
-          const inner = new Map<string, string>();
-          for (const opt of splitTop(m?.[2] ?? "", ";")) {
-            const eq = opt.indexOf("=");
-            inner.set(opt.slice(0, eq), opt.slice(eq + 1));
-          }
-          return { nav, options: readOptions(target, (n) => inner.get(n) ?? null) };
-        });
-      }
-      return o;
-    };
+    const readOptions = (set: string, get: (name: string) => string | null): ReadOptions => parseQueryOptions(set, get, model);
 
     const present = (set: string, r: StoredRecord, o: ReadOptions): Record<string, unknown> => {
       const d = entitySet(set);

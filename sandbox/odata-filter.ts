@@ -1,6 +1,8 @@
-// A small OData $filter parser shared by the OData sandboxes (Dataverse v4, SAP v2): comparisons
+// A small OData $filter parser shared by the OData sandboxes (Dataverse v4, SAP v2, Business Central): comparisons
 // (eq ne gt ge lt le), and / or / not, parentheses, contains / startswith / endswith / substringof, and literals
 // ('text' with '' escapes, numbers, true/false/null, GUIDs, datetime, date; V2's datetime'…' and guid'…').
+// Also the query options of a read ($select, $filter, $orderby, $top, $skip, $expand) for the sandboxes whose reads take
+// them all (Business Central, Dataverse), checked against the entity set and refused in the vendor's envelope.
 
 export type FilterLiteral = string | number | boolean | null | { dateTime: string } | { guid: string };
 
@@ -207,4 +209,94 @@ export function evaluateFilter(e: FilterExpr, get: (field: string) => unknown): 
       return e.cmp === "eq" ? d === 0 : e.cmp === "ne" ? d !== 0 : e.cmp === "gt" ? d > 0 : e.cmp === "ge" ? d >= 0 : e.cmp === "lt" ? d < 0 : d <= 0;
     }
   }
+}
+
+/** The query options of an OData read: $select, $filter, $orderby, $top, $skip, $expand (with nested options). */
+export interface QueryOptions {
+  select?: string[];
+  filter?: FilterExpr;
+  orderby?: { field: string; desc: boolean }[];
+  top?: number;
+  skip?: number;
+  expand?: { nav: string; options: QueryOptions }[];
+}
+
+/** What a sandbox tells the query-option parser about its entity sets, and how it refuses (each vendor's envelope). */
+export interface QueryModel<Refusal extends Error> {
+  hasField(set: string, field: string): boolean;
+  /** The entity set a navigation property leads to, or undefined when the set has no such property. */
+  navigationTarget(set: string, nav: string): string | undefined;
+  noProperty(set: string, name: string): Refusal;
+  badRequest(message: string): Refusal;
+  /** The paging options the service takes; others are ignored (Dataverse: $top only). */
+  paging: ReadonlyArray<"$top" | "$skip">;
+}
+
+/**
+ * Parses and checks a read's query options against the entity set: unknown properties in $select, $filter,
+ * $orderby and $expand are refused as the vendor does, a bad $filter or paging value is a bad request. `get` reads
+ * one option ("$filter") from the query string, or from the parentheses of an $expand item.
+ */
+export function parseQueryOptions<Refusal extends Error>(set: string, get: (name: string) => string | null, model: QueryModel<Refusal>): QueryOptions {
+  const o: QueryOptions = {};
+  const known = (field: string): string => {
+    if (!model.hasField(set, field)) throw model.noProperty(set, field);
+    return field;
+  };
+  const select = get("$select");
+  if (select) o.select = select.split(",").map((x) => known(x.trim()));
+  const filter = get("$filter");
+  if (filter) {
+    try {
+      o.filter = parseFilter(filter);
+    } catch (e) {
+      if (e instanceof FilterError) throw model.badRequest(e.message);
+      throw e;
+    }
+    filterFields(o.filter).forEach(known);
+  }
+  const orderby = get("$orderby");
+  if (orderby)
+    o.orderby = orderby.split(",").map((part) => {
+      const [field, dir] = part.trim().split(/\s+/);
+      return { field: known(field!), desc: dir?.toLowerCase() === "desc" };
+    });
+  for (const option of model.paging) {
+    const v = get(option);
+    if (v === null) continue;
+    if (!/^\d+$/.test(v)) throw model.badRequest(`Invalid value '${v}' for ${option} query option found.`);
+    o[option === "$top" ? "top" : "skip"] = Number(v);
+  }
+  const expand = get("$expand");
+  if (expand)
+    o.expand = splitOutsideParentheses(expand, ",").map((item) => {
+      const m = /^(\w+)(?:\((.*)\))?$/.exec(item);
+      const nav = m?.[1] ?? item;
+      const target = model.navigationTarget(set, nav);
+      if (!target) throw model.noProperty(set, nav);
+      const inner = new Map<string, string>();
+      for (const option of splitOutsideParentheses(m?.[2] ?? "", ";")) {
+        const eq = option.indexOf("=");
+        inner.set(option.slice(0, eq), option.slice(eq + 1));
+      }
+      return { nav, options: parseQueryOptions(target, (name) => inner.get(name) ?? null, model) };
+    });
+  return o;
+}
+
+/** Splits at `separator` where it is not inside parentheses: "a($select=x,y),b" → ["a($select=x,y)", "b"]. */
+export function splitOutsideParentheses(text: string, separator: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (const ch of text) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === separator && depth === 0) {
+      out.push(current);
+      current = "";
+    } else current += ch;
+  }
+  out.push(current);
+  return out.map((x) => x.trim()).filter(Boolean);
 }
