@@ -18,7 +18,16 @@ async function openEditor(url) {
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(url, { waitUntil: "domcontentloaded" });
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType && RED.nodes.getType("inject"), null, { timeout: 30000 });
-    await page.waitForSelector(".red-ui-palette-node", { state: "attached", timeout: 30000 });
+    // Every registered Keelson node that belongs in the palette is in it (the palette fills as node sets register,
+    // after the core nodes a test could otherwise start from).
+    await page.waitForFunction(
+      () => {
+        const types = RED.nodes.registry.getNodeTypes().filter((t) => t.startsWith("keelson-") && RED.nodes.getType(t).category !== "config");
+        return types.length > 0 && types.every((t) => document.querySelector(`.red-ui-palette-node[data-palette-type='${t}']`));
+      },
+      null,
+      { timeout: 30000 },
+    );
     return { browser, page, errors };
   } catch (err) {
     // A browser left open would keep the test process alive after the failure.

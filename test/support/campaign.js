@@ -334,7 +334,7 @@ const settledOf = (snap, id) => snap.writeBacks.has(id) || snap.messages.has(id)
  * REDELIVER_AFTER_MS after their last answered delivery (the outbox), and `replay` replays the dead letters each time
  * things are quiet and some are left (the operator).
  */
-async function settle({ vendors, instances, queue, known, box, want = settledOf, redeliver = true, replay, label, log = () => {} }) {
+async function settle({ vendors, instances, queue, known, box, want = settledOf, redeliver = true, replay, history, label, log = () => {} }) {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   const counts = { redelivered: 0, replayed: 0, replayRounds: 0 };
   let quietSince;
@@ -359,7 +359,9 @@ async function settle({ vendors, instances, queue, known, box, want = settledOf,
     if (Date.now() > deadline) {
       const errors = {};
       for (const l of snap.letters) errors[l.error.message] = (errors[l.error.message] || 0) + 1;
-      throw new Error(`${label}: ${missing.length} opportunities without an outcome after ${SETTLE_TIMEOUT_MS} ms, e.g. ${missing.slice(0, 5).join(", ")}; ${snap.writeBacks.size} write-backs, ${snap.letters.length} dead letters: ${JSON.stringify(errors).slice(0, 1500)}\nNode-RED log:\n${instances.map((i) => i.log()).join("\n").slice(-4000)}`);
+      // What each missing one has, to tell a message lost inside Node-RED from one that never got there.
+      const detail = missing.slice(0, 5).map((id) => ({ id, sent: box.state.sentPerOpportunity.get(id) ?? 0, orders: (snap.ordersBy.get(id) || []).length, message: snap.messages.get(id), letters: (snap.lettersBy.get(id) || []).map((l) => `${l.state} ${l.attempts}× ${String(l.error.message).slice(0, 80)}`), ...(history ? { earlier: history(id) } : {}) }));
+      throw new Error(`${label}: ${missing.length} opportunities without an outcome after ${SETTLE_TIMEOUT_MS} ms, e.g. ${JSON.stringify(detail)}; ${snap.writeBacks.size} write-backs, ${snap.letters.length} dead letters: ${JSON.stringify(errors).slice(0, 1500)}\nNode-RED log:\n${instances.map((i) => i.log()).join("\n").slice(-4000)}`);
     }
     const due = redeliver ? missing.filter((id) => Date.now() - (box.state.lastAnswered.get(id) || 0) >= REDELIVER_AFTER_MS) : [];
     if (due.length) {
@@ -503,7 +505,9 @@ async function runCampaign({ store, instanceCount = 1, killIndex = 0, log = () =
       return res.body.replayed;
     };
     // No redelivery from here on: the replay alone has to bring every dead letter to its order and write-back.
-    const replayed = await settle({ vendors, instances, queue, known, box, want: (snap, id) => snap.writeBacks.has(id) && snap.letters.length === 0, redeliver: false, replay, label: "after replay", log });
+    // A failure names, for each opportunity left without an outcome, what it had when the incident ended.
+    const history = (id) => ({ orders: (before.ordersBy.get(id) || []).length, writeBack: before.writeBacks.get(id), letters: (before.lettersBy.get(id) || []).map((l) => `${l.source?.name ?? "?"}: ${String(l.error.message).slice(0, 80)}`) });
+    const replayed = await settle({ vendors, instances, queue, known, box, want: (snap, id) => snap.writeBacks.has(id) && snap.letters.length === 0, redeliver: false, replay, history, label: "after replay", log });
     const after = replayed;
     timeline.replayedMs = Date.now() - started;
     // Events still on their way from Node-RED's MQTT client to ours.
