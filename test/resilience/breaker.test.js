@@ -79,6 +79,30 @@ test("the error-rate threshold opens the breaker even without consecutive failur
   b.dispose();
 });
 
+test("a raised failure threshold raises the calls the error rate needs; an explicit minimum still wins", () => {
+  const alternate = (b, pairs) => {
+    for (let i = 0; i < pairs; i++) {
+      b.admit();
+      b.record("success");
+      b.admit();
+      b.record("failure");
+    }
+  };
+  assert.equal(new CircuitBreaker().options.minimumCalls, 10);
+  assert.equal(new CircuitBreaker({ failureThreshold: 3 }).options.minimumCalls, 10);
+  const tolerant = new CircuitBreaker({ failureThreshold: 50 });
+  assert.equal(tolerant.options.minimumCalls, 100);
+  alternate(tolerant, 49);
+  assert.equal(tolerant.state, "closed", "98 calls, half failed: below the minimum of 100");
+  alternate(tolerant, 1);
+  assert.equal(tolerant.state, "open", "100 calls, half failed");
+  tolerant.dispose();
+  const explicit = new CircuitBreaker({ failureThreshold: 50, minimumCalls: 10 });
+  alternate(explicit, 5);
+  assert.equal(explicit.state, "open");
+  explicit.dispose();
+});
+
 test("failures that fell out of the rolling window no longer count", async () => {
   const b = new CircuitBreaker({ failureThreshold: 100, errorRateThreshold: 0.5, minimumCalls: 4, windowMs: 100 });
   for (let i = 0; i < 3; i++) b.record("failure");

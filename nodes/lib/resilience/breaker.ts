@@ -10,7 +10,10 @@ export interface BreakerOptions {
   failureThreshold: number;
   /** Share of failed calls (0–1) over `windowMs` that opens it, once `minimumCalls` were seen. Default 0.5. */
   errorRateThreshold: number;
-  /** Calls needed in the window before the error rate counts. Default 10. */
+  /**
+   * Calls needed in the window before the error rate counts. Default 10, or twice `failureThreshold` when that is
+   * raised above 5: a connection told to bear 50 failures in a row is not opened by its tenth failed call.
+   */
   minimumCalls: number;
   /** Rolling window for the error rate. Default 10 s. */
   windowMs: number;
@@ -51,7 +54,9 @@ export class CircuitBreaker {
   private bucket = 0;
 
   constructor(options: Partial<BreakerOptions> = {}) {
-    this.options = { ...DEFAULT_BREAKER_OPTIONS, ...options };
+    const failureThreshold = options.failureThreshold ?? DEFAULT_BREAKER_OPTIONS.failureThreshold;
+    const minimumCalls = options.minimumCalls ?? Math.max(DEFAULT_BREAKER_OPTIONS.minimumCalls, 2 * failureThreshold);
+    this.options = { ...DEFAULT_BREAKER_OPTIONS, ...options, minimumCalls };
   }
 
   get state(): BreakerState {
