@@ -137,9 +137,7 @@ export function settle<M extends { error?: unknown }>(
     () => done(),
     (err: unknown) => {
       if (err instanceof BusinessError) {
-        status.rejected(err);
-        msg.error = businessErrorOf(err);
-        send([null, msg]);
+        sendRejection(err, msg, send, status);
         done();
         return;
       }
@@ -147,4 +145,11 @@ export function settle<M extends { error?: unknown }>(
       done(asError(err));
     },
   );
+}
+
+/** A business refusal out of output 2: msg.error = {code, message, field, hint, status}, counted on the status. */
+export function sendRejection<M extends { error?: unknown }>(err: BusinessError, msg: M, send: (out: [null, M]) => void, status: VendorStatus): void {
+  status.rejected(err);
+  msg.error = businessErrorOf(err);
+  send([null, msg]);
 }

@@ -3,7 +3,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { validatorFor } from "../lib/canonical/schemas";
 import { BusinessError } from "../lib/resilience/errors";
 import type { CrossRef, Payment } from "../lib/vendors/erp";
-import { VendorStatus, businessErrorOf, settle } from "../common/vendor-node";
+import { VendorStatus, sendRejection, settle } from "../common/vendor-node";
 import type { StoreNode } from "../common/store-node";
 import { inputError, sharedConnection, type ErpMessage } from "../erp-connection/glue";
 import type { ErpConnectionNode } from "../erp-connection/types";
@@ -38,11 +38,7 @@ export = function register(RED: NodeAPI): void {
       message.correlationId ??= randomUUID();
       const ctx = { correlationId: String(message.correlationId) };
       // An invoice of a listing the mapping refuses: output 2 for it, and the listing goes on.
-      const reject = (err: BusinessError, base: ErpMessage): void => {
-        status.rejected(err);
-        base.error = businessErrorOf(err);
-        send([null, base]);
-      };
+      const reject = (err: BusinessError, base: ErpMessage): void => sendRejection(err, base, send, status);
 
       const run = async (): Promise<void> => {
         if (!connection) throw new Error("no ERP connection configured");
